@@ -1,0 +1,87 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "cloudchat",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "cloudchatd", targets: ["cloudchatd"]),
+        .library(name: "MariaDB", targets: ["MariaDB"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+    ],
+    targets: [
+        // C libraries from Debian, each imported by exactly one Swift target.
+        .systemLibrary(
+            name: "CMariaDB",
+            pkgConfig: "libmariadb",
+            providers: [.apt(["libmariadb-dev"])]
+        ),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+
+        // Our MariaDB client: connections, prepared statements, typed rows,
+        // transactions and a pool. Knows nothing of WhatsApp or WordPress.
+        .target(
+            name: "MariaDB",
+            dependencies: [
+                "CMariaDB",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // HMAC, constant-time comparison, AES-256-GCM and random bytes over libcrypto.
+        .target(name: "CloudChatCrypto", dependencies: ["COpenSSL"]),
+        // Meta's WhatsApp Cloud API: models and the Graph client over libcurl.
+        .target(name: "WhatsAppCloudAPI", dependencies: ["CCurl"]),
+        // The WordPress side: wp-config.php, multisite, the CloudChat schema.
+        .target(
+            name: "WordPressStore",
+            dependencies: [
+                "MariaDB",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Configuration, doctor checks and the long-running services of the daemon.
+        .target(
+            name: "CloudChatDaemon",
+            dependencies: [
+                "MariaDB",
+                "WordPressStore",
+                "WhatsAppCloudAPI",
+                "CloudChatCrypto",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "cloudchatd",
+            dependencies: [
+                "CloudChatDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .target(
+            name: "TestSupport",
+            dependencies: ["MariaDB"],
+            path: "Tests/TestSupport"
+        ),
+        .testTarget(name: "MariaDBTests", dependencies: ["MariaDB", "TestSupport"]),
+        .testTarget(name: "CloudChatCryptoTests", dependencies: ["CloudChatCrypto"]),
+        .testTarget(name: "WhatsAppCloudAPITests", dependencies: ["WhatsAppCloudAPI"]),
+        .testTarget(name: "WordPressStoreTests", dependencies: ["WordPressStore", "TestSupport"]),
+        .testTarget(name: "CloudChatDaemonTests", dependencies: ["CloudChatDaemon", "TestSupport"]),
+    ]
+)

@@ -1,0 +1,11 @@
+#ifndef CLOUDCHAT_COPENSSL_SHIM_H
+#define CLOUDCHAT_COPENSSL_SHIM_H
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/err.h>
+#include <openssl/opensslv.h>
+
+#endif
