@@ -1,0 +1,232 @@
+import Foundation
+import Logging
+import MariaDB
+import WordPressStore
+
+/// Reads ``DaemonConfiguration`` from its sources.
+///
+/// Later sources win: defaults, `wp-config.php`, the config file, the
+/// environment (`CLOUDCHAT_*`, and a `db_password` systemd credential), then
+/// command-line flags.
+public struct ConfigurationLoader: Sendable {
+    /// The config file read when none is named and it exists.
+    public static let defaultConfigFile = "/etc/cloudchat/cloudchatd.conf"
+
+    /// The process environment (or a test's).
+    public var environment: [String: String]
+    /// A config file named with `--config`; it must exist.
+    public var configFile: String?
+    /// Settings given as command-line flags.
+    public var commandLine: [ConfigurationKey: String]
+
+    /// Creates a loader.
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment,
+                configFile: String? = nil, commandLine: [ConfigurationKey: String] = [:]) {
+        self.environment = environment
+        self.configFile = configFile
+        self.commandLine = commandLine
+    }
+
+    private struct Setting {
+        var value: String
+        var origin: String
+    }
+
+    /// Reads every source and returns the merged configuration.
+    /// - Throws: ``ConfigurationError`` naming the file and line, or the variable, at fault.
+    public func load() throws(ConfigurationError) -> DaemonConfiguration {
+        let fileSettings = try readConfigFile()
+        var environmentSettings: [ConfigurationKey: Setting] = [:]
+        for key in ConfigurationKey.allCases {
+            if let value = environment[key.environmentVariable] {
+                environmentSettings[key] = Setting(value: value, origin: "environment variable \(key.environmentVariable)")
+            }
+        }
+        if environmentSettings[.databasePassword] == nil, environmentSettings[.databasePasswordFile] == nil,
+           let credentials = environment["CREDENTIALS_DIRECTORY"] {
+            let path = credentials + "/db_password"
+            if FileManager.default.fileExists(atPath: path) {
+                environmentSettings[.databasePasswordFile] = Setting(value: path, origin: "systemd credential db_password")
+            }
+        }
+        let commandLineSettings = commandLine.mapValues { Setting(value: $0, origin: "command line") }
+        let layers = [fileSettings, environmentSettings, commandLineSettings]
+
+        var configuration = DaemonConfiguration()
+        for key in ConfigurationKey.allCases { configuration.origins[key] = "default" }
+
+        // Which wp-config.php to read is itself a setting of the later sources.
+        let explicitWPConfig = layers.reversed().lazy.compactMap { $0[.wpConfig] }.first
+        let wordpressPath = layers.reversed().lazy.compactMap { $0[.wordpressPath] }.first
+        var unevaluated: [ConfigurationKey: WordPressConfigError] = [:]
+        if explicitWPConfig != nil || wordpressPath != nil {
+            let path: String
+            let wpConfig: WordPressConfigFile
+            do {
+                if let explicitWPConfig {
+                    path = explicitWPConfig.value
+                } else {
+                    path = try WordPressConfigFile.locate(wordpressRoot: wordpressPath!.value)
+                }
+                wpConfig = try WordPressConfigFile.load(path: path, environment: environment)
+            } catch {
+                throw ConfigurationError(error.description)
+            }
+            unevaluated = try apply(wpConfig, to: &configuration)
+            configuration.wordpressPath = wordpressPath?.value
+            configuration.wpConfigPath = path
+        }
+
+        for layer in layers {
+            for key in ConfigurationKey.allCases {
+                guard let setting = layer[key] else { continue }
+                try apply(key, setting.value, origin: setting.origin, to: &configuration)
+                unevaluated[key] = nil
+            }
+        }
+        // A wp-config.php value we could not evaluate is only a problem if nothing else set it.
+        if let (_, problem) = unevaluated.min(by: { $0.key < $1.key }) {
+            throw ConfigurationError(problem.description)
+        }
+        return configuration
+    }
+
+    /// Takes the database settings from wp-config.php; returns the keys whose value could not be evaluated.
+    private func apply(_ wpConfig: WordPressConfigFile, to configuration: inout DaemonConfiguration) throws(ConfigurationError) -> [ConfigurationKey: WordPressConfigError] {
+        let name = (wpConfig.path as NSString).lastPathComponent
+        let origin = { (constant: String) in "\(name):\(wpConfig.lines[constant] ?? 0)" }
+        let mapping: [(String, ConfigurationKey)] = [
+            ("DB_NAME", .databaseName), ("DB_USER", .databaseUser), ("DB_PASSWORD", .databasePassword),
+            ("DB_HOST", .databaseHost), ("DB_CHARSET", .databaseCharset),
+        ]
+        var unevaluated: [ConfigurationKey: WordPressConfigError] = [:]
+        for (constant, key) in mapping {
+            if let value = wpConfig.string(constant) {
+                try apply(key, value, origin: origin(constant), to: &configuration)
+            } else if let problem = wpConfig.unevaluated[constant] {
+                unevaluated[key] = problem
+            }
+        }
+        if let prefix = wpConfig.tablePrefix {
+            try apply(.tablePrefix, prefix, origin: origin("$table_prefix"), to: &configuration)
+        } else if let problem = wpConfig.unevaluated["$table_prefix"] {
+            unevaluated[.tablePrefix] = problem
+        }
+        configuration.multisite = wpConfig.isMultisite
+        configuration.origins[.multisite] = wpConfig.isMultisite ? origin("MULTISITE") : name
+        return unevaluated
+    }
+
+    /// Validates one setting and stores it.
+    private func apply(_ key: ConfigurationKey, _ rawValue: String, origin: String, to configuration: inout DaemonConfiguration) throws(ConfigurationError) {
+        let value = rawValue.trimmingCharacters(in: .whitespaces)
+        func invalid(_ why: String) -> ConfigurationError {
+            ConfigurationError("\(origin): \(key.rawValue) \(why)")
+        }
+        switch key {
+        case .wordpressPath:
+            configuration.wordpressPath = value
+        case .wpConfig:
+            configuration.wpConfigPath = value
+        case .databaseHost:
+            let parsed: WordPressDatabaseHost
+            do { parsed = try WordPressDatabaseHost(parsing: value, name: key.rawValue) } catch { throw ConfigurationError("\(origin): \(error.message)") }
+            configuration.databaseHost = parsed.host.isEmpty ? "localhost" : parsed.host
+            configuration.databasePort = parsed.port
+            configuration.databaseSocket = parsed.socket
+            configuration.origins[.databasePort] = origin
+            configuration.origins[.databaseSocket] = origin
+        case .databasePort:
+            guard let port = Int(value), (1...65535).contains(port) else { throw invalid("must be a TCP port from 1 to 65535") }
+            configuration.databasePort = port
+        case .databaseSocket:
+            guard value.hasPrefix("/") else { throw invalid("must be an absolute path") }
+            configuration.databaseSocket = value
+        case .databaseName:
+            guard !value.isEmpty else { throw invalid("must not be empty") }
+            configuration.databaseName = value
+        case .databaseUser:
+            guard !value.isEmpty else { throw invalid("must not be empty") }
+            configuration.databaseUser = value
+        case .databasePassword:
+            configuration.databasePassword = rawValue  // passwords keep their spaces
+        case .databasePasswordFile:
+            guard let contents = FileManager.default.contents(atPath: value) else {
+                throw invalid("names \(value), which cannot be read; check the path and that cloudchatd's user may read it")
+            }
+            let text = String(decoding: contents, as: UTF8.self)
+            configuration.databasePassword = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            configuration.origins[.databasePassword] = origin
+        case .databaseCharset:
+            configuration.databaseCharset = value.isEmpty ? "utf8mb4" : value
+        case .tablePrefix:
+            guard SQLIdentifier.isValid(value), !value.contains("$") else {
+                throw invalid("must be letters, digits and _ only, as WordPress requires")
+            }
+            configuration.tablePrefix = value
+        case .multisite:
+            switch value.lowercased() {
+            case "yes", "true", "1", "on": configuration.multisite = true
+            case "no", "false", "0", "off": configuration.multisite = false
+            case "auto", "": configuration.multisite = nil
+            default: throw invalid("must be yes, no or auto")
+            }
+        case .databasePoolSize:
+            guard let size = Int(value), (1...64).contains(size) else { throw invalid("must be a number from 1 to 64") }
+            configuration.databasePoolSize = size
+        case .logLevel:
+            guard let level = Logger.Level(rawValue: value.lowercased()) else {
+                throw invalid("must be one of trace, debug, info, notice, warning, error, critical")
+            }
+            configuration.logLevel = level
+        }
+        configuration.origins[key] = origin
+    }
+
+    /// Parses the config file: `key = value` lines, `#` or `;` comment lines, values optionally quoted.
+    private func readConfigFile() throws(ConfigurationError) -> [ConfigurationKey: Setting] {
+        let named = configFile ?? environment["CLOUDCHAT_CONFIG"]
+        let path = named ?? Self.defaultConfigFile
+        guard let data = FileManager.default.contents(atPath: path) else {
+            if named == nil { return [:] }  // the default file is optional
+            let exists = FileManager.default.fileExists(atPath: path)
+            throw ConfigurationError(exists
+                ? "config file \(path) exists but cannot be read; check its permissions (cloudchatd's user must be able to read it)"
+                : "config file \(path) does not exist; check the --config path or CLOUDCHAT_CONFIG")
+        }
+        var settings: [ConfigurationKey: Setting] = [:]
+        var seenOnLine: [ConfigurationKey: Int] = [:]
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        for (offset, rawLine) in lines.enumerated() {
+            let lineNumber = offset + 1
+            let line = rawLine.trimmingCharacters(in: .whitespaces.union(.init(charactersIn: "\r")))
+            if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
+            guard let equals = line.firstIndex(of: "=") else {
+                throw ConfigurationError("\(path):\(lineNumber): expected `key = value`")
+            }
+            let name = line[..<equals].trimmingCharacters(in: .whitespaces)
+            var value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            if value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first {
+                value = String(value.dropFirst().dropLast())
+            }
+            guard let key = ConfigurationKey(rawValue: name) else {
+                let known = ConfigurationKey.allCases.map(\.rawValue).joined(separator: ", ")
+                throw ConfigurationError("\(path):\(lineNumber): unknown setting '\(name)'; known settings: \(known)")
+            }
+            if let earlier = seenOnLine[key] {
+                throw ConfigurationError("\(path):\(lineNumber): \(key.rawValue) is already set on line \(earlier); keep one")
+            }
+            seenOnLine[key] = lineNumber
+            settings[key] = Setting(value: value, origin: "\(path):\(lineNumber)")
+        }
+        return settings
+    }
+}
+
+extension DaemonConfiguration {
+    /// The connection settings for the MariaDB client.
+    public var mariaDB: MariaDBConfiguration {
+        MariaDBConfiguration(host: databaseHost, port: databasePort, socket: databaseSocket,
+                             database: databaseName, user: databaseUser, password: databasePassword)
+    }
+}

@@ -1,0 +1,97 @@
+import Logging
+
+/// Everything `cloudchatd` is configured with, after every source was read.
+///
+/// Sources, later ones winning: built-in defaults, the site's `wp-config.php`,
+/// the config file, environment variables, then command-line flags. Every key
+/// is listed in ``ConfigurationKey`` and in the README.
+public struct DaemonConfiguration: Sendable {
+    /// The WordPress root (the directory holding `wp-config.php` or below it).
+    public var wordpressPath: String?
+    /// The `wp-config.php` read, if any.
+    public var wpConfigPath: String?
+    /// Database host in any WordPress `DB_HOST` form; `localhost` means a unix socket.
+    public var databaseHost = "localhost"
+    /// TCP port, when not the default 3306.
+    public var databasePort: Int?
+    /// Unix socket path, when not the client library's default.
+    public var databaseSocket: String?
+    /// Database name.
+    public var databaseName = "wordpress"
+    /// Database user.
+    public var databaseUser = "wordpress"
+    /// Database password (never logged or printed).
+    public var databasePassword = ""
+    /// `DB_CHARSET` as WordPress has it; CloudChat always talks utf8mb4 and warns otherwise.
+    public var databaseCharset = "utf8mb4"
+    /// The WordPress table prefix (`$table_prefix`).
+    public var tablePrefix = "wp_"
+    /// Whether the site is a multisite network; `nil` means detect it.
+    public var multisite: Bool?
+    /// The most database connections the daemon opens.
+    public var databasePoolSize = 8
+    /// Log verbosity.
+    public var logLevel: Logger.Level = .info
+
+    /// Where each setting came from, by key, for `doctor`: "default", "wp-config.php:12", "/etc/cloudchat/cloudchatd.conf:4", "environment", "command line".
+    public var origins: [ConfigurationKey: String] = [:]
+
+    /// Creates the defaults.
+    public init() {}
+}
+
+/// Every configuration key, with its config-file name and environment variable.
+public enum ConfigurationKey: String, CaseIterable, Sendable, Comparable {
+    case wordpressPath = "wordpress_path"
+    case wpConfig = "wp_config"
+    case databaseHost = "db_host"
+    case databasePort = "db_port"
+    case databaseSocket = "db_socket"
+    case databaseName = "db_name"
+    case databaseUser = "db_user"
+    case databasePassword = "db_password"
+    case databasePasswordFile = "db_password_file"
+    case databaseCharset = "db_charset"
+    case tablePrefix = "table_prefix"
+    case multisite = "multisite"
+    case databasePoolSize = "db_pool_size"
+    case logLevel = "log_level"
+
+    /// The environment variable, e.g. `CLOUDCHAT_DB_HOST`.
+    public var environmentVariable: String { "CLOUDCHAT_" + rawValue.uppercased() }
+
+    /// One line on what the key does, for `--help`-style listings and errors.
+    public var summary: String {
+        switch self {
+        case .wordpressPath: "WordPress root directory; its wp-config.php supplies the database settings"
+        case .wpConfig: "path of wp-config.php itself, when it is not in the WordPress root (e.g. Debian's /etc/wordpress/config-*.php)"
+        case .databaseHost: "database host, in any DB_HOST form: host, host:port, host:/socket, :/socket, [::1]:3306"
+        case .databasePort: "database TCP port (default 3306)"
+        case .databaseSocket: "database unix socket path"
+        case .databaseName: "database name"
+        case .databaseUser: "database user"
+        case .databasePassword: "database password"
+        case .databasePasswordFile: "file holding the database password (first line)"
+        case .databaseCharset: "DB_CHARSET; CloudChat always uses utf8mb4"
+        case .tablePrefix: "WordPress table prefix (letters, digits, _)"
+        case .multisite: "yes, no or auto (default: detect from MULTISITE)"
+        case .databasePoolSize: "most database connections at once (1-64, default 8)"
+        case .logLevel: "trace, debug, info, notice, warning, error or critical (default info)"
+        }
+    }
+
+    public static func < (lhs: ConfigurationKey, rhs: ConfigurationKey) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    }
+}
+
+/// A configuration problem: which source, which line, what to do. Never holds a secret value.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    /// The complete message.
+    public let description: String
+
+    /// Creates an error with a message.
+    public init(_ description: String) {
+        self.description = description
+    }
+}

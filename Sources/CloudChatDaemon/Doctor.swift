@@ -1,0 +1,189 @@
+import Foundation
+import Logging
+import MariaDB
+import WhatsAppCloudAPI
+import WordPressStore
+
+/// One finding of `cloudchatd doctor`.
+public struct DoctorFinding: Sendable, Equatable {
+    /// How serious.
+    public enum Outcome: String, Sendable, Equatable {
+        case ok, warning, failed
+    }
+
+    /// Short name of what was checked.
+    public let check: String
+    /// The outcome.
+    public let outcome: Outcome
+    /// What was found, in plain words.
+    public let detail: String
+    /// What to do about it, when something is wrong.
+    public let fix: String?
+
+    /// Creates a finding.
+    public init(_ check: String, _ outcome: Outcome, _ detail: String, fix: String? = nil) {
+        self.check = check
+        self.outcome = outcome
+        self.detail = detail
+        self.fix = fix
+    }
+}
+
+/// The checks behind `cloudchatd doctor`: configuration, database, server, privileges, sites, schema.
+public enum Doctor {
+    /// Privileges the daemon needs on the WordPress database: to run, and to migrate.
+    public static let requiredPrivileges = ["SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "ALTER", "INDEX", "DROP"]
+
+    /// Runs every check that the configuration allows and returns the findings in order.
+    /// Stops early only when a later check cannot run (no configuration, no connection).
+    public static func run(loading loader: ConfigurationLoader, logger: Logger) async -> [DoctorFinding] {
+        var findings: [DoctorFinding] = []
+        let configuration: DaemonConfiguration
+        do {
+            configuration = try loader.load()
+        } catch {
+            findings.append(.init("configuration", .failed, error.description,
+                                  fix: "correct the setting named above; `cloudchatd --help` and the README list every key"))
+            return findings
+        }
+        findings.append(.init("configuration", .ok, describeSources(configuration)))
+        findings.append(contentsOf: libraryFindings())
+        if configuration.databaseCharset.lowercased() != "utf8mb4" {
+            findings.append(.init("character set", .warning,
+                                  "DB_CHARSET is '\(configuration.databaseCharset)'; CloudChat stores and talks utf8mb4 regardless, so emoji in names and messages survive",
+                                  fix: "set DB_CHARSET to utf8mb4 in wp-config.php so WordPress does the same"))
+        }
+
+        let pool = MariaDBPool(configuration: configuration.mariaDB, size: 1, logger: logger)
+        do {
+            let databaseFindings = try await pool.withConnection { connection in
+                try databaseChecks(connection, configuration: configuration)
+            }
+            findings.append(contentsOf: databaseFindings)
+        } catch let error as MariaDBError where error.kind == .connectionFailed {
+            findings.append(.init("database connection", .failed, "\(configuration.mariaDB): \(error)",
+                                  fix: connectionFix(for: error, configuration: configuration)))
+        } catch {
+            findings.append(.init("database", .failed, "\(error)"))
+        }
+        await pool.shutdown()
+        return findings
+    }
+
+    private static func describeSources(_ configuration: DaemonConfiguration) -> String {
+        var lines: [String] = []
+        let shown: [(ConfigurationKey, String)] = [
+            (.databaseHost, configuration.databaseHost),
+            (.databasePort, configuration.databasePort.map(String.init) ?? "(default 3306)"),
+            (.databaseSocket, configuration.databaseSocket ?? "(client default)"),
+            (.databaseName, configuration.databaseName),
+            (.databaseUser, configuration.databaseUser),
+            (.databasePassword, configuration.databasePassword.isEmpty ? "(empty)" : "(set)"),
+            (.tablePrefix, configuration.tablePrefix),
+            (.multisite, configuration.multisite.map { $0 ? "yes" : "no" } ?? "auto"),
+        ]
+        if let path = configuration.wpConfigPath { lines.append("read \(path)") }
+        for (key, value) in shown {
+            lines.append("\(key.rawValue) = \(value)  [\(configuration.origins[key] ?? "default")]")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private static func libraryFindings() -> [DoctorFinding] {
+        var findings = [DoctorFinding("libmariadb", .ok, "client library \(MariaDBConnection.clientLibraryVersion)")]
+        let curl = CurlRuntime.current()
+        if !curl.supportsHTTPS {
+            findings.append(.init("libcurl", .failed, "\(curl): no HTTPS, so Meta's Graph API cannot be reached",
+                                  fix: "install Debian's libcurl4-openssl-dev / libcurl4 (built with OpenSSL)"))
+        } else if !curl.supportsHTTP2 {
+            findings.append(.init("libcurl", .warning, "\(curl): no HTTP/2; sending works but uses more connections",
+                                  fix: "install a libcurl built with nghttp2 (Debian's libcurl4 is)"))
+        } else {
+            findings.append(.init("libcurl", .ok, curl.description))
+        }
+        return findings
+    }
+
+    private static func connectionFix(for error: MariaDBError, configuration: DaemonConfiguration) -> String {
+        switch error.errorNumber {
+        case 1045: return "check db_user and db_password (or DB_USER/DB_PASSWORD in wp-config.php); test with: mariadb -u \(configuration.databaseUser) -p \(configuration.databaseName)"
+        case 1044, 1049: return "create the database or grant the user access: CREATE DATABASE `\(configuration.databaseName)`; GRANT ALL ON `\(configuration.databaseName)`.* TO '\(configuration.databaseUser)'@'localhost';"
+        case 2002: return "start the database server, or point db_socket (or DB_HOST 'localhost:/path/to/mysqld.sock') at its socket"
+        case 2003: return "start the database server, or check db_host/db_port; is it listening on TCP (bind-address, skip-networking)?"
+        case 2005: return "check the spelling of db_host, and that this machine can resolve it"
+        default: return "check the database settings listed above and that the server is running"
+        }
+    }
+
+    /// Checks that need a connection. Runs on a connection thread.
+    private static func databaseChecks(_ connection: MariaDBConnection, configuration: DaemonConfiguration) throws -> [DoctorFinding] {
+        var findings = [DoctorFinding("database connection", .ok, "\(configuration.mariaDB) (connection \(connection.connectionID))")]
+
+        if let version = MariaDBServerVersion(parsing: connection.serverVersion) {
+            if version.supportsSkipLocked {
+                findings.append(.init("server version", .ok, "\(version) supports SKIP LOCKED"))
+            } else {
+                findings.append(.init("server version", .failed, "\(version) lacks SELECT … FOR UPDATE SKIP LOCKED, which CloudChat's senders use to share work",
+                                      fix: "upgrade to MariaDB 10.6 or newer (Debian 12 ships 10.11) or MySQL 8.0 or newer"))
+            }
+        } else {
+            findings.append(.init("server version", .warning, "cannot read the server version '\(connection.serverVersion)'"))
+        }
+
+        findings.append(try privilegeFinding(connection, configuration: configuration))
+
+        let sites: [WordPressSite]
+        do {
+            sites = try WordPressSites.discover(on: connection, basePrefix: configuration.tablePrefix, multisite: configuration.multisite)
+        } catch {
+            findings.append(.init("sites", .failed, "\(error)"))
+            return findings
+        }
+        let kind = sites.count == 1 && sites[0].domain == nil ? "single site" : "multisite network of \(sites.count) site(s)"
+        findings.append(.init("sites", .ok, "\(kind): " + sites.map(\.description).joined(separator: "; ")))
+
+        for site in sites {
+            let status = try SchemaMigrator.status(of: site, on: connection)
+            let name = "schema (\(site.tablePrefix))"
+            switch status.state {
+            case .noWordPress:
+                findings.append(.init(name, .failed, "no WordPress options table `\(site.tablePrefix)options` in database \(configuration.databaseName)",
+                                      fix: "check table_prefix and db_name (or point --wordpress at the right site); install WordPress first if it is not"))
+            case .notInstalled:
+                findings.append(.init(name, .failed, "CloudChat's tables are not installed (this build's schema is version \(status.latestVersion))",
+                                      fix: "run: cloudchatd migrate"))
+            case .behind:
+                findings.append(.init(name, .failed, "schema version \(status.installedVersion ?? 0) is behind this build's \(status.latestVersion)",
+                                      fix: "run: cloudchatd migrate"))
+            case .newer:
+                findings.append(.init(name, .failed, "schema version \(status.installedVersion ?? 0) is newer than this build knows (\(status.latestVersion))",
+                                      fix: "upgrade cloudchatd to the version that wrote this schema"))
+            case .current:
+                findings.append(.init(name, .ok, "version \(status.latestVersion), current"))
+            }
+        }
+        return findings
+    }
+
+    private static func privilegeFinding(_ connection: MariaDBConnection, configuration: DaemonConfiguration) throws -> DoctorFinding {
+        // information_schema shows a user its own grants: global ones and those on
+        // databases whose name (a LIKE pattern such as `wp\_%`) matches ours.
+        let rows = try connection.query("""
+            SELECT DISTINCT PRIVILEGE_TYPE FROM (
+              SELECT PRIVILEGE_TYPE, GRANTEE FROM information_schema.USER_PRIVILEGES
+              UNION ALL
+              SELECT PRIVILEGE_TYPE, GRANTEE FROM information_schema.SCHEMA_PRIVILEGES WHERE DATABASE() LIKE TABLE_SCHEMA
+            ) AS grants
+            WHERE GRANTEE = CONCAT("'", SUBSTRING_INDEX(CURRENT_USER(), '@', 1), "'@'", SUBSTRING_INDEX(CURRENT_USER(), '@', -1), "'")
+            """)
+        let granted = Set(try rows.map { try $0.decode(String.self, at: 0).uppercased() })
+        let missing = requiredPrivileges.filter { !granted.contains($0) }
+        if missing.isEmpty {
+            return .init("privileges", .ok, "the user has " + requiredPrivileges.joined(separator: ", "))
+        }
+        let user = try connection.queryFirst("SELECT CURRENT_USER()")?.decode(String.self, at: 0) ?? configuration.databaseUser
+        let grantee = user.split(separator: "@", maxSplits: 1).map { "'\($0)'" }.joined(separator: "@")
+        return .init("privileges", .failed, "the user \(user) lacks " + missing.joined(separator: ", ") + " on `\(configuration.databaseName)` (privileges given through a role are not seen by this check)",
+                     fix: "as a database administrator: GRANT \(requiredPrivileges.joined(separator: ", ")) ON `\(configuration.databaseName)`.* TO \(grantee);")
+    }
+}

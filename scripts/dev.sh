@@ -1,0 +1,63 @@
+#!/bin/sh
+# From a fresh Debian 12 machine to a running cloudchatd against a local MariaDB.
+#
+# Installs what is missing, starts a throwaway MariaDB (scripts/mariadb-dev.sh),
+# prepares a demo WordPress database and wp-config.php under .dev/, builds
+# cloudchatd, creates CloudChat's tables, checks the setup and runs the daemon
+# in the foreground (Ctrl-C stops it).
+set -eu
+
+say() { printf '\n==> %s\n' "$*"; }
+
+repo_root=$(CDPATH='' cd -- "$(dirname -- "$0")/.." && pwd)
+cd "$repo_root"
+[ -x /opt/swift/usr/bin/swift ] && PATH="/opt/swift/usr/bin:$PATH" && export PATH
+
+main() {
+    say "Checking dependencies"
+    scripts/install-deps.sh
+
+    say "Starting MariaDB"
+    scripts/mariadb-dev.sh start
+    eval "$(scripts/mariadb-dev.sh env)"
+
+    say "Preparing the demo site database (cloudchat_demo) and .dev/wordpress/wp-config.php"
+    demo_db=cloudchat_demo
+    mariadb --no-defaults --socket="$CLOUDCHAT_TEST_DB_SOCKET" -uroot -e "
+        CREATE DATABASE IF NOT EXISTS $demo_db CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+        CREATE TABLE IF NOT EXISTS $demo_db.wp_options (
+          option_id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+          option_name VARCHAR(191) NOT NULL DEFAULT '',
+          option_value LONGTEXT NOT NULL,
+          autoload VARCHAR(20) NOT NULL DEFAULT 'yes',
+          PRIMARY KEY (option_id),
+          UNIQUE KEY option_name (option_name),
+          KEY autoload (autoload)
+        ) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_520_ci;"
+    mkdir -p .dev/wordpress
+    cat > .dev/wordpress/wp-config.php <<PHP
+<?php
+// Demo site for cloudchatd; a real WordPress keeps its settings here too.
+define( 'DB_NAME', '$demo_db' );
+define( 'DB_USER', '$CLOUDCHAT_TEST_DB_USER' );
+define( 'DB_PASSWORD', '$CLOUDCHAT_TEST_DB_PASSWORD' );
+define( 'DB_HOST', 'localhost:$CLOUDCHAT_TEST_DB_SOCKET' );
+define( 'DB_CHARSET', 'utf8mb4' );
+\$table_prefix = 'wp_';
+PHP
+
+    say "Building cloudchatd"
+    swift build --product cloudchatd
+    cloudchatd=$(swift build --show-bin-path)/cloudchatd
+
+    say "Creating CloudChat's tables"
+    "$cloudchatd" migrate --wordpress .dev/wordpress
+
+    say "Checking the setup"
+    "$cloudchatd" doctor --wordpress .dev/wordpress
+
+    say "Running cloudchatd (Ctrl-C to stop)"
+    exec "$cloudchatd" serve --wordpress .dev/wordpress
+}
+
+main "$@"

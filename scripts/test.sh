@@ -1,0 +1,19 @@
+#!/bin/sh
+# Runs the whole test suite against a real, throwaway MariaDB server.
+#
+# Installs missing Debian packages, starts the server (scripts/mariadb-dev.sh),
+# builds everything (the tests run the cloudchatd binary too) and runs the tests.
+# Extra arguments go to `swift test`, e.g. `scripts/test.sh --filter Pool`.
+set -eu
+
+repo_root=$(CDPATH='' cd -- "$(dirname -- "$0")/.." && pwd)
+cd "$repo_root"
+[ -x /opt/swift/usr/bin/swift ] && PATH="/opt/swift/usr/bin:$PATH" && export PATH
+
+scripts/install-deps.sh
+scripts/mariadb-dev.sh start
+eval "$(scripts/mariadb-dev.sh env)"
+
+shellcheck scripts/*.sh .ci/run
+swift build --build-tests
+swift test --skip-build "$@"
