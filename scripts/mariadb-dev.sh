@@ -45,6 +45,7 @@ start() {
     need_cmd mariadbd
     need_cmd mariadb-install-db
     need_cmd mariadb-admin
+    need_cmd start-stop-daemon
     if running; then
         say "already running (socket $socket)"
         return 0
@@ -57,16 +58,29 @@ start() {
             || err "mariadb-install-db failed; see $dir/install.log"
     fi
     rm -f "$socket"
+    # start-stop-daemon detaches the server into its own session with stdio on
+    # /dev/null and none of the caller's other descriptors, so a caller waiting
+    # for this script's output (a CI runner, a test harness) is not held open by
+    # the server, and Ctrl-C in the caller's terminal does not reach it.
     # Durable settings (fsync per commit) like a production server, so the
     # figures measured against it mean something.
-    mariadbd --no-defaults --user="$(id -un)" \
+    rm -f "$pidfile"
+    start-stop-daemon --start --background --make-pidfile --pidfile "$pidfile" \
+        --exec "$(command -v mariadbd)" -- \
+        --no-defaults --user="$(id -un)" \
         --datadir="$datadir" --socket="$socket" --pid-file="$pidfile" \
         --log-error="$logfile" --port="$port" --bind-address=127.0.0.1,::1 \
         --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
         --innodb-flush-log-at-trx-commit=1 --innodb-buffer-pool-size=256M \
-        --max-connections=500 --skip-name-resolve >/dev/null 2>&1 &
+        --max-connections=500 --skip-name-resolve \
+        || err "could not start mariadbd; see $logfile"
+    server_pid=$(cat "$pidfile")
     i=0
     until running; do
+        if ! kill -0 "$server_pid" 2>/dev/null; then
+            tail -n 5 "$logfile" >&2 2>/dev/null || true
+            err "the server exited while starting (is port $port already in use? set CLOUDCHAT_DEV_DB_PORT); see $logfile"
+        fi
         i=$((i + 1))
         [ "$i" -le 300 ] || err "server did not come up within 30 s; see $logfile"
         sleep 0.1
@@ -87,7 +101,15 @@ stop() {
         say "not running"
         return 0
     fi
+    server_pid=$(cat "$pidfile" 2>/dev/null || true)
     mariadb-admin --no-defaults --socket="$socket" -uroot shutdown
+    # Wait for the process itself, so a start right after cannot race it.
+    i=0
+    while [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; do
+        i=$((i + 1))
+        [ "$i" -le 300 ] || err "server $server_pid did not stop within 30 s; see $logfile"
+        sleep 0.1
+    done
     say "stopped"
 }
 

@@ -18,13 +18,17 @@ public struct ConfigurationLoader: Sendable {
     public var configFile: String?
     /// Settings given as command-line flags.
     public var commandLine: [ConfigurationKey: String]
+    /// The config file read when none is named; it may be absent.
+    public var defaultConfigFile: String
 
     /// Creates a loader.
     public init(environment: [String: String] = ProcessInfo.processInfo.environment,
-                configFile: String? = nil, commandLine: [ConfigurationKey: String] = [:]) {
+                configFile: String? = nil, commandLine: [ConfigurationKey: String] = [:],
+                defaultConfigFile: String = ConfigurationLoader.defaultConfigFile) {
         self.environment = environment
         self.configFile = configFile
         self.commandLine = commandLine
+        self.defaultConfigFile = defaultConfigFile
     }
 
     private struct Setting {
@@ -151,7 +155,7 @@ public struct ConfigurationLoader: Sendable {
         case .databasePassword:
             configuration.databasePassword = rawValue  // passwords keep their spaces
         case .databasePasswordFile:
-            guard let contents = FileManager.default.contents(atPath: value) else {
+            guard let contents = Self.readFile(value) else {
                 throw invalid("names \(value), which cannot be read; check the path and that cloudchatd's user may read it")
             }
             let text = String(decoding: contents, as: UTF8.self)
@@ -186,8 +190,8 @@ public struct ConfigurationLoader: Sendable {
     /// Parses the config file: `key = value` lines, `#` or `;` comment lines, values optionally quoted.
     private func readConfigFile() throws(ConfigurationError) -> [ConfigurationKey: Setting] {
         let named = configFile ?? environment["CLOUDCHAT_CONFIG"]
-        let path = named ?? Self.defaultConfigFile
-        guard let data = FileManager.default.contents(atPath: path) else {
+        let path = named ?? defaultConfigFile
+        guard let data = Self.readFile(path) else {
             if named == nil { return [:] }  // the default file is optional
             let exists = FileManager.default.fileExists(atPath: path)
             throw ConfigurationError(exists
@@ -220,6 +224,16 @@ public struct ConfigurationLoader: Sendable {
             settings[key] = Setting(value: value, origin: "\(path):\(lineNumber)")
         }
         return settings
+    }
+}
+
+extension ConfigurationLoader {
+    /// The whole file, or nil when it cannot be opened. Works for `/dev/null` and
+    /// other special files, which Foundation's whole-file readers refuse.
+    static func readFile(_ path: String) -> Data? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        return try? handle.readToEnd() ?? Data()
     }
 }
 

@@ -70,6 +70,12 @@ public struct SQLQuery: Sendable, Hashable, ExpressibleByStringInterpolation, Cu
             binds.append(value.mariaDBValue)
         }
 
+        /// An optional value, bound as a parameter (`nil` binds NULL).
+        public mutating func appendInterpolation<Value: MariaDBEncodable>(_ value: Value?) {
+            sql += "?"
+            binds.append(value?.mariaDBValue ?? .null)
+        }
+
         /// A validated, back-quoted identifier.
         public mutating func appendInterpolation(_ identifier: SQLIdentifier) {
             sql += identifier.quoted

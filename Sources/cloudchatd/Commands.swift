@@ -35,7 +35,6 @@ struct Serve: AsyncParsableCommand {
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))
-        logger.info("cloudchatd ready", metadata: ["version": "\(CloudChatVersion.current)"])
         try await group.run()
     }
 }

@@ -61,9 +61,10 @@ struct TypesTests {
 
     @Test func nullsDecodeAsNilForEveryType() throws {
         let connection = try TestDatabase.connect()
+        let nothing: String? = nil
         let row = try #require(try connection.queryFirst("""
             SELECT CAST(NULL AS SIGNED) AS i, CAST(NULL AS DOUBLE) AS d, CAST(NULL AS CHAR) AS s,
-                   CAST(NULL AS BINARY) AS b, CAST(NULL AS DATETIME) AS t, NULL AS n, \(Optional<String>.none) AS bound
+                   CAST(NULL AS BINARY) AS b, CAST(NULL AS DATETIME) AS t, NULL AS n, \(nothing) AS bound
             """))
         #expect(try row.decode("i", as: Int?.self) == nil)
         #expect(try row.decode("d", as: Double?.self) == nil)

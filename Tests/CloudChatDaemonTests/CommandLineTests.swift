@@ -1,0 +1,149 @@
+import Foundation
+import MariaDB
+import TestSupport
+import Testing
+
+/// Runs the built `cloudchatd` binary, as an operator would.
+struct CloudChatBinary {
+    /// The binary: `CLOUDCHATD_BINARY`, or `cloudchatd` beside the test bundle (`swift build` puts both in one directory).
+    static var path: String {
+        if let explicit = ProcessInfo.processInfo.environment["CLOUDCHATD_BINARY"] { return explicit }
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("cloudchatd").path
+        if FileManager.default.isExecutableFile(atPath: beside) { return beside }
+        return TestDatabase.repositoryRoot.appendingPathComponent(".build/debug/cloudchatd").path
+    }
+
+    struct Result {
+        var status: Int32
+        var output: String
+        var errors: String
+    }
+
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+        let process = try start(arguments, environment: environment)
+        let output = process.standardOutputPipe.fileHandleForReading.readDataToEndOfFile()
+        let errors = process.standardErrorPipe.fileHandleForReading.readDataToEndOfFile()
+        process.process.waitUntilExit()
+        return Result(status: process.process.terminationStatus, output: String(decoding: output, as: UTF8.self),
+                      errors: String(decoding: errors, as: UTF8.self))
+    }
+
+    struct Running {
+        let process: Process
+        let standardOutputPipe: Pipe
+        let standardErrorPipe: Pipe
+    }
+
+    static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> Running {
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "no cloudchatd binary at \(path); run `swift build` first (scripts/test.sh does)"])
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        // A clean environment, so no CLOUDCHAT_* setting of the developer's leaks in.
+        process.environment = ["PATH": "/usr/bin:/bin", "CLOUDCHAT_CONFIG": "/dev/null"].merging(environment) { $1 }
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        return Running(process: process, standardOutputPipe: output, standardErrorPipe: errors)
+    }
+}
+
+@Suite("cloudchatd command line")
+struct CommandLineTests {
+    @Test(arguments: [
+        ([], "USAGE: cloudchatd <subcommand>"),
+        (["serve"], "Run the daemon."),
+        (["migrate"], "Create or upgrade CloudChat's tables"),
+        (["doctor"], "Check the setup and explain how to fix what is wrong."),
+        (["version"], "Print the versions"),
+    ])
+    func everyCommandExplainsItself(_ command: [String], _ expected: String) throws {
+        let result = try CloudChatBinary.run(command + ["--help"])
+        #expect(result.status == 0)
+        #expect(result.output.contains(expected), "\(result.output)")
+        if !command.isEmpty && command != ["version"] {
+            #expect(result.output.contains("--wordpress <path>"))
+        }
+    }
+
+    @Test func versionNamesTheSchemaAndLibraries() throws {
+        let result = try CloudChatBinary.run(["version"])
+        #expect(result.status == 0)
+        #expect(result.output.contains("cloudchatd 0."))
+        #expect(result.output.contains("schema version 1"))
+        #expect(result.output.contains("libmariadb 3."))
+        #expect(result.output.contains("libcurl "))
+    }
+
+    @Test func usageAndConfigurationErrorsHaveTheirOwnExitCodes() throws {
+        let usage = try CloudChatBinary.run(["migrate", "--no-such-flag"])
+        #expect(usage.status == 64)
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let file = try directory.write("cloudchatd.conf", "db_user = x\ndb_pasword = y\n")
+        let configuration = try CloudChatBinary.run(["migrate", "--config", file])
+        #expect(configuration.status == 78)
+        #expect(configuration.errors.contains("\(file):2: unknown setting 'db_pasword'"), "\(configuration.errors)")
+    }
+
+    @Test func migrateThenDoctorThenServeUntilSIGTERM() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let connection = try TestDatabase.connect()
+        let prefix = TestDatabase.uniqueName("cli") + "_"
+        try WordPressFixture.createOptionsTable(prefix: prefix, on: connection)
+        defer { try? WordPressFixture.dropTables(prefix: prefix, on: connection) }
+        try directory.write("site/wp-config.php", TestDatabase.wpConfig(prefix: prefix))
+        let site = ["--wordpress", directory.path + "/site"]
+
+        let notReady = try CloudChatBinary.run(["doctor"] + site)
+        #expect(notReady.status == 1)
+        #expect(notReady.output.contains("fix: run: cloudchatd migrate"), "\(notReady.output)")
+        let refused = try CloudChatBinary.run(["serve"] + site)
+        #expect(refused.status == 1)
+        #expect(refused.errors.contains("run `cloudchatd migrate` first"), "\(refused.errors)")
+
+        let dryRun = try CloudChatBinary.run(["migrate", "--dry-run"] + site)
+        #expect(dryRun.status == 0)
+        #expect(dryRun.output.contains("would apply 1"), "\(dryRun.output)")
+        let migrated = try CloudChatBinary.run(["migrate"] + site)
+        #expect(migrated.status == 0)
+        #expect(migrated.output.contains("schema version 0 → 1"), "\(migrated.output)")
+        let again = try CloudChatBinary.run(["migrate"] + site)
+        #expect(again.output.contains("schema version 1 is current"))
+
+        let healthy = try CloudChatBinary.run(["doctor"] + site)
+        #expect(healthy.status == 0, "\(healthy.output)")
+        #expect(healthy.output.contains("All checks passed"))
+        #expect(!healthy.output.contains(TestDatabase.password))
+
+        // serve runs until SIGTERM, then exits cleanly.
+        let serve = try CloudChatBinary.start(["serve"] + site)
+        let ready = try await waitForLine(containing: "cloudchatd ready", in: serve.standardErrorPipe, timeout: .seconds(20))
+        #expect(ready)
+        serve.process.terminate()
+        let deadline = ContinuousClock.now + .seconds(10)
+        while serve.process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(!serve.process.isRunning, "serve must stop within 10 s of SIGTERM")
+        if serve.process.isRunning { kill(serve.process.processIdentifier, SIGKILL) }
+        serve.process.waitUntilExit()
+        #expect(serve.process.terminationStatus == 0)
+    }
+
+    private func waitForLine(containing text: String, in pipe: Pipe, timeout: Duration) async throws -> Bool {
+        let handle = pipe.fileHandleForReading
+        var seen = ""
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let chunk = handle.availableData  // blocks until data or EOF
+            if chunk.isEmpty { return seen.contains(text) }
+            seen += String(decoding: chunk, as: UTF8.self)
+            if seen.contains(text) { return true }
+        }
+        return false
+    }
+}

@@ -1,0 +1,78 @@
+import CloudChatDaemon
+import Foundation
+import Logging
+import MariaDB
+import TestSupport
+import Testing
+import WordPressStore
+
+@Suite("Doctor")
+struct DoctorTests {
+    private func run(_ wpConfigPath: String, _ directory: TemporaryDirectory) async -> [DoctorFinding] {
+        let loader = ConfigurationLoader(environment: [:], commandLine: [.wpConfig: wpConfigPath],
+                                         defaultConfigFile: directory.path + "/absent.conf")
+        return await Doctor.run(loading: loader, logger: Logger(label: "test"))
+    }
+
+    private func finding(_ findings: [DoctorFinding], _ check: String) -> DoctorFinding? {
+        findings.first { $0.check == check }
+    }
+
+    @Test func reportsAMissingSchemaThenAllClearAfterMigrating() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let connection = try TestDatabase.connect()
+        let prefix = TestDatabase.uniqueName("d") + "_"
+        try WordPressFixture.createOptionsTable(prefix: prefix, on: connection)
+        defer { try? WordPressFixture.dropTables(prefix: prefix, on: connection) }
+        let wpConfig = try directory.write("wp-config.php", TestDatabase.wpConfig(prefix: prefix))
+
+        let before = await run(wpConfig, directory)
+        #expect(finding(before, "database connection")?.outcome == .ok)
+        #expect(finding(before, "server version")?.outcome == .ok)
+        #expect(finding(before, "privileges")?.outcome == .ok)
+        let schema = try #require(finding(before, "schema (\(prefix))"))
+        #expect(schema.outcome == .failed)
+        #expect(schema.fix == "run: cloudchatd migrate")
+        // Where each setting came from is shown, the password never.
+        let configuration = try #require(finding(before, "configuration"))
+        #expect(configuration.detail.contains("db_name = \(TestDatabase.database)  [wp-config.php:3]"))
+        #expect(!before.contains { $0.detail.contains(TestDatabase.password) || ($0.fix ?? "").contains(TestDatabase.password) })
+
+        try SchemaMigrator.migrate(try WordPressSite(blogID: 1, tablePrefix: prefix), on: connection)
+        let after = await run(wpConfig, directory)
+        #expect(after.allSatisfy { $0.outcome == .ok }, "\(after.filter { $0.outcome != .ok })")
+    }
+
+    @Test func explainsAWrongPasswordWithoutShowingIt() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let wpConfig = try directory.write("wp-config.php", TestDatabase.wpConfig(prefix: "wp_", password: "not-the-password-91f3"))
+        let findings = await run(wpConfig, directory)
+        let connection = try #require(finding(findings, "database connection"))
+        #expect(connection.outcome == .failed)
+        #expect(connection.detail.contains("access denied"))
+        #expect(connection.fix?.contains("db_password") == true)
+        #expect(!findings.contains { $0.detail.contains("not-the-password-91f3") || ($0.fix ?? "").contains("not-the-password-91f3") })
+    }
+
+    @Test func namesAWrongTablePrefix() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let wpConfig = try directory.write("wp-config.php", TestDatabase.wpConfig(prefix: TestDatabase.uniqueName("absent") + "_"))
+        let findings = await run(wpConfig, directory)
+        let schema = try #require(findings.first { $0.check.hasPrefix("schema") })
+        #expect(schema.outcome == .failed)
+        #expect(schema.fix?.contains("table_prefix") == true)
+    }
+
+    @Test func reportsAConfigurationErrorAsAFinding() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let findings = await run(directory.path + "/missing/wp-config.php", directory)
+        #expect(findings.count == 1)
+        #expect(findings[0].check == "configuration")
+        #expect(findings[0].outcome == .failed)
+        #expect(findings[0].detail.contains("missing/wp-config.php"))
+    }
+}
