@@ -141,12 +141,7 @@ public final class MariaDBConnection {
     @discardableResult
     public func execute(unsafeSQL sql: String) throws(MariaDBError) -> MariaDBResult {
         try ensureUsable("execute")
-        let utf8 = Array(sql.utf8)
-        let status = utf8.withUnsafeBufferPointer { buffer in
-            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
-                mysql_real_query(handle, $0, UInt(buffer.count))
-            }
-        }
+        let status = sql.withCCharsAndLength { mysql_real_query(handle, $0, $1) }
         if status != 0 {
             let error = MariaDBError.from(connection: handle, operation: "execute")
             noteFailure(error)

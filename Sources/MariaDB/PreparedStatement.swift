@@ -12,12 +12,7 @@ final class PreparedStatement {
         guard let statement = mysql_stmt_init(connection) else {
             throw MariaDBError.from(connection: connection, operation: "prepare")
         }
-        let utf8 = Array(sql.utf8)
-        let status = utf8.withUnsafeBufferPointer { buffer in
-            buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
-                mysql_stmt_prepare(statement, $0, UInt(buffer.count))
-            }
-        }
+        let status = sql.withCCharsAndLength { mysql_stmt_prepare(statement, $0, $1) }
         if status != 0 {
             let error = MariaDBError.from(statement: statement, operation: "prepare")
             mysql_stmt_close(statement)
@@ -288,5 +283,19 @@ private final class ResultBuffers {
         lengths.deallocate()
         nulls.deallocate()
         errors.deallocate()
+    }
+}
+
+extension String {
+    /// Lends the UTF-8 bytes and their length to a C function that takes both
+    /// (the string need not be NUL-terminated, and may contain NUL).
+    func withCCharsAndLength<Result>(_ body: (UnsafePointer<CChar>, UInt) -> Result) -> Result {
+        var text = self
+        return text.withUTF8 { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { chars in
+                // An empty string still gets a valid pointer.
+                chars.baseAddress.map { body($0, UInt(chars.count)) } ?? body("", 0)
+            }
+        }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import MariaDB
+import Synchronization
 import TestSupport
 import Testing
 
@@ -52,7 +53,7 @@ struct CloudChatBinary {
     }
 }
 
-@Suite("cloudchatd command line")
+@Suite("cloudchatd command line", .timeLimit(.minutes(2)))
 struct CommandLineTests {
     @Test(arguments: [
         ([], "USAGE: cloudchatd <subcommand>"),
@@ -123,27 +124,21 @@ struct CommandLineTests {
 
         // serve runs until SIGTERM, then exits cleanly.
         let serve = try CloudChatBinary.start(["serve"] + site)
-        let ready = try await waitForLine(containing: "cloudchatd ready", in: serve.standardErrorPipe, timeout: .seconds(20))
-        #expect(ready)
-        serve.process.terminate()
-        let deadline = ContinuousClock.now + .seconds(10)
-        while serve.process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        #expect(!serve.process.isRunning, "serve must stop within 10 s of SIGTERM")
-        if serve.process.isRunning { kill(serve.process.processIdentifier, SIGKILL) }
-        serve.process.waitUntilExit()
-        #expect(serve.process.terminationStatus == 0)
-    }
-
-    private func waitForLine(containing text: String, in pipe: Pipe, timeout: Duration) async throws -> Bool {
-        let handle = pipe.fileHandleForReading
-        var seen = ""
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            let chunk = handle.availableData  // blocks until data or EOF
-            if chunk.isEmpty { return seen.contains(text) }
-            seen += String(decoding: chunk, as: UTF8.self)
-            if seen.contains(text) { return true }
+        let log = Mutex("")
+        serve.standardErrorPipe.fileHandleForReading.readabilityHandler = { handle in
+            let chunk = String(decoding: handle.availableData, as: UTF8.self)
+            log.withLock { $0 += chunk }
         }
-        return false
+        defer {
+            serve.standardErrorPipe.fileHandleForReading.readabilityHandler = nil
+            if serve.process.isRunning { kill(serve.process.processIdentifier, SIGKILL) }
+        }
+        try await waitUntil("serve says it is ready") { log.withLock { $0.contains("cloudchatd ready") } }
+        serve.process.terminate()
+        try await waitUntil("serve exits after SIGTERM", timeout: .seconds(10)) { !serve.process.isRunning }
+        serve.process.waitUntilExit()
+        #expect(serve.process.terminationReason == .exit)
+        #expect(serve.process.terminationStatus == 0)
+        #expect(log.withLock { $0.contains("database pool closed") })
     }
 }

@@ -10,36 +10,43 @@ private final class Shared: Sendable {
     let connectionIDs = Mutex<Set<UInt64>>([])
 }
 
-@Suite("Connection pool")
+@Suite("Connection pool", .timeLimit(.minutes(2)))
 struct PoolTests {
     @Test func keepsServingWhileConnectionsSleep() async throws {
         let pool = MariaDBPool(configuration: TestDatabase.configuration(), size: 4)
         let shared = Shared()
-        // Two connections block in SLEEP(2). With a two-thread cooperative pool,
+        // Two connections block in the server. With a two-thread cooperative pool,
         // blocking calls on it would stall every other task until they return.
-        async let sleeperA: Int = pool.withConnection { connection in
-            let value = try connection.queryFirst("SELECT SLEEP(2)")!.decode(Int.self, at: 0)
-            shared.sleepersDone.add(1, ordering: .relaxed)
-            return value
+        let sleeper: @Sendable (MariaDBConnection) throws -> MariaDBError? = { connection in
+            shared.connectionIDs.withLock { _ = $0.insert(connection.connectionID) }
+            defer { shared.sleepersDone.add(1, ordering: .relaxed) }
+            do {
+                _ = try connection.query("SELECT SLEEP(30)")
+                return nil
+            } catch let error as MariaDBError {
+                // Killed: the interruption is a server error, and the connection stays usable.
+                #expect(!connection.isBroken)
+                #expect(try connection.queryFirst("SELECT 1")?.decode(Int.self, at: 0) == 1)
+                return error
+            }
         }
-        async let sleeperB: Int = pool.withConnection { connection in
-            let value = try connection.queryFirst("SELECT SLEEP(2)")!.decode(Int.self, at: 0)
-            shared.sleepersDone.add(1, ordering: .relaxed)
-            return value
-        }
-        // Wait until both sleepers hold their connections.
-        while pool.statistics.inUse < 2 { try await Task.sleep(for: .milliseconds(5)) }
-        var finishedWhileSleeping = 0
+        async let sleeperA = pool.withConnection(sleeper)
+        async let sleeperB = pool.withConnection(sleeper)
+        try await waitUntil("both sleepers hold a connection") { shared.connectionIDs.withLock { $0.count } == 2 }
         for index in 0..<50 {
             let value = try await pool.withConnection { connection in
                 try connection.queryFirst("SELECT \(index) + 1")!.decode(Int.self, at: 0)
             }
             #expect(value == index + 1)
-            if shared.sleepersDone.load(ordering: .relaxed) == 0 { finishedWhileSleeping += 1 }
         }
-        #expect(finishedWhileSleeping == 50, "queries must not wait behind SLEEP(2)")
-        #expect(try await sleeperA == 0)
-        #expect(try await sleeperB == 0)
+        #expect(shared.sleepersDone.load(ordering: .relaxed) == 0, "queries must not wait behind the sleeping connections")
+        // End the sleeps early.
+        let admin = try TestDatabase.connect()
+        for id in shared.connectionIDs.withLock({ $0 }) { try admin.execute(unsafeSQL: "KILL QUERY \(id)") }
+        for interrupted in try await [sleeperA, sleeperB] {
+            #expect(interrupted?.errorNumber == 1317)  // ER_QUERY_INTERRUPTED
+            #expect(interrupted?.kind == .server)
+        }
         await pool.shutdown()
     }
 
@@ -103,12 +110,16 @@ struct PoolTests {
 
     @Test func cancelledWaiterLeavesThePoolConsistent() async throws {
         let pool = MariaDBPool(configuration: TestDatabase.configuration(), size: 1)
-        async let holder: Void = pool.withConnection { _ = try $0.query("SELECT SLEEP(0.5)") }
-        while pool.statistics.inUse < 1 { try await Task.sleep(for: .milliseconds(5)) }
+        let gate = Gate()
+        // The holder keeps the only connection until the test opens the gate.
+        async let holder: Void = pool.withConnection { _ in gate.wait() }
+        try await waitUntil("the holder has the connection") { pool.statistics.inUse == 1 }
         let waiter = Task { try await pool.withConnection { $0.connectionID } }
-        while pool.statistics.waiting < 1 { try await Task.sleep(for: .milliseconds(5)) }
+        try await waitUntil("the second caller waits") { pool.statistics.waiting == 1 }
         waiter.cancel()
         await #expect(throws: CancellationError.self) { try await waiter.value }
+        #expect(pool.statistics.waiting == 0)
+        gate.open()
         try await holder
         #expect(pool.statistics == .init(idle: 1, inUse: 0, waiting: 0))
         #expect(try await pool.withConnection { try $0.queryFirst("SELECT 7")!.decode(Int.self, at: 0) } == 7)
