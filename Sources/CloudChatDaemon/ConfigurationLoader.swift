@@ -117,7 +117,7 @@ public struct ConfigurationLoader: Sendable {
             unevaluated[.tablePrefix] = problem
         }
         configuration.multisite = wpConfig.isMultisite
-        configuration.origins[.multisite] = wpConfig.isMultisite ? origin("MULTISITE") : name
+        configuration.origins[.multisite] = wpConfig.lines["MULTISITE"] != nil ? origin("MULTISITE") : "\(name) (MULTISITE not defined)"
         return unevaluated
     }
 

@@ -120,6 +120,7 @@ public final class MariaDBConnection {
                 // A statement that failed mid-result may be left in a state the
                 // next execution cannot reuse; prepare it afresh.
                 statements[query.sql] = nil
+                statementUse[query.sql] = nil
             }
             throw error
         }
