@@ -73,6 +73,13 @@ let package = Package(
             ]
         ),
 
+        // Benchmark programs: each prints a report of what it measured and on what.
+        .executableTarget(
+            name: "MariaDBBenchmark",
+            dependencies: ["MariaDB"],
+            path: "Benchmarks/MariaDBBenchmark"
+        ),
+
         .target(
             name: "TestSupport",
             dependencies: ["MariaDB"],
