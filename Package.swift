@@ -12,6 +12,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         // C libraries from Debian, each imported by exactly one Swift target.
@@ -52,6 +54,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Webhook intake: signature check, site routing, durable group commit.
+        .target(
+            name: "WebhookIngest",
+            dependencies: [
+                "MariaDB",
+                "WordPressStore",
+                "CloudChatCrypto",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // Configuration, doctor checks and the long-running services of the daemon.
         .target(
             name: "CloudChatDaemon",
@@ -60,8 +73,12 @@ let package = Package(
                 "WordPressStore",
                 "WhatsAppCloudAPI",
                 "CloudChatCrypto",
+                "WebhookIngest",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
         .executableTarget(
@@ -89,6 +106,7 @@ let package = Package(
         .testTarget(name: "CloudChatCryptoTests", dependencies: ["CloudChatCrypto"]),
         .testTarget(name: "WhatsAppCloudAPITests", dependencies: ["WhatsAppCloudAPI"]),
         .testTarget(name: "WordPressStoreTests", dependencies: ["WordPressStore", "TestSupport"]),
-        .testTarget(name: "CloudChatDaemonTests", dependencies: ["CloudChatDaemon", "TestSupport"]),
+        .testTarget(name: "WebhookIngestTests", dependencies: ["WebhookIngest", "TestSupport", "CloudChatCrypto"]),
+        .testTarget(name: "CloudChatDaemonTests", dependencies: ["CloudChatDaemon", "TestSupport", "CloudChatCrypto"]),
     ]
 )

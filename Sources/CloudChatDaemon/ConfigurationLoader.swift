@@ -46,11 +46,21 @@ public struct ConfigurationLoader: Sendable {
                 environmentSettings[key] = Setting(value: value, origin: "environment variable \(key.environmentVariable)")
             }
         }
-        if environmentSettings[.databasePassword] == nil, environmentSettings[.databasePasswordFile] == nil,
-           let credentials = environment["CREDENTIALS_DIRECTORY"] {
-            let path = credentials + "/db_password"
-            if FileManager.default.fileExists(atPath: path) {
-                environmentSettings[.databasePasswordFile] = Setting(value: path, origin: "systemd credential db_password")
+        // systemd credentials (LoadCredential=) stand beside the environment.
+        if let credentials = environment["CREDENTIALS_DIRECTORY"] {
+            let credentialFiles: [(name: String, value: ConfigurationKey, file: ConfigurationKey)] = [
+                ("db_password", .databasePassword, .databasePasswordFile),
+                ("webhook_app_secret", .webhookAppSecret, .webhookAppSecretFile),
+            ]
+            for credential in credentialFiles where environmentSettings[credential.value] == nil && environmentSettings[credential.file] == nil {
+                let path = credentials + "/" + credential.name
+                if FileManager.default.fileExists(atPath: path) {
+                    environmentSettings[credential.file] = Setting(value: path, origin: "systemd credential \(credential.name)")
+                }
+            }
+            let tokenPath = credentials + "/webhook_verify_token"
+            if environmentSettings[.webhookVerifyToken] == nil, let token = Self.readFile(tokenPath) {
+                environmentSettings[.webhookVerifyToken] = Setting(value: Self.firstLine(token), origin: "systemd credential webhook_verify_token")
             }
         }
         let commandLineSettings = commandLine.mapValues { Setting(value: $0, origin: "command line") }
@@ -158,8 +168,7 @@ public struct ConfigurationLoader: Sendable {
             guard let contents = Self.readFile(value) else {
                 throw invalid("names \(value), which cannot be read; check the path and that cloudchatd's user may read it")
             }
-            let text = String(decoding: contents, as: UTF8.self)
-            configuration.databasePassword = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            configuration.databasePassword = Self.firstLine(contents)
             configuration.origins[.databasePassword] = origin
         case .databaseCharset:
             configuration.databaseCharset = value.isEmpty ? "utf8mb4" : value
@@ -178,6 +187,31 @@ public struct ConfigurationLoader: Sendable {
         case .databasePoolSize:
             guard let size = Int(value), (1...64).contains(size) else { throw invalid("must be a number from 1 to 64") }
             configuration.databasePoolSize = size
+        case .httpListen:
+            guard let (host, port) = Self.hostAndPort(value) else {
+                throw invalid("must be host:port, e.g. 127.0.0.1:8787 or [::1]:8787")
+            }
+            configuration.httpHost = host
+            configuration.httpPort = port
+        case .httpIdleTimeout:
+            guard let seconds = Int(value), (1...3600).contains(seconds) else { throw invalid("must be a number of seconds from 1 to 3600") }
+            configuration.httpIdleTimeoutSeconds = seconds
+        case .webhookVerifyToken:
+            configuration.webhookVerifyToken = rawValue.isEmpty ? nil : rawValue
+        case .webhookAppSecret:
+            configuration.webhookAppSecrets = rawValue.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        case .webhookAppSecretFile:
+            guard let contents = Self.readFile(value) else {
+                throw invalid("names \(value), which cannot be read; check the path and that cloudchatd's user may read it")
+            }
+            configuration.webhookAppSecrets = String(decoding: contents, as: UTF8.self).split(whereSeparator: \.isNewline)
+                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            configuration.origins[.webhookAppSecret] = origin
+        case .webhookMaxBodyBytes:
+            guard let bytes = Int(value), (64 * 1024...64 * 1024 * 1024).contains(bytes) else {
+                throw invalid("must be a number of bytes from 65536 to 67108864")
+            }
+            configuration.webhookMaxBodyBytes = bytes
         case .logLevel:
             guard let level = Logger.Level(rawValue: value.lowercased()) else {
                 throw invalid("must be one of trace, debug, info, notice, warning, error, critical")
@@ -228,6 +262,30 @@ public struct ConfigurationLoader: Sendable {
 }
 
 extension ConfigurationLoader {
+    /// The first line of a secret file, without its line ending.
+    static func firstLine(_ contents: Data) -> String {
+        let text = String(decoding: contents, as: UTF8.self)
+        return text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first
+            .map { String($0).trimmingCharacters(in: .init(charactersIn: "\r")) } ?? ""
+    }
+
+    /// Splits `host:port` or `[v6]:port`.
+    static func hostAndPort(_ text: String) -> (String, Int)? {
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            portText = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":"), !text[..<colon].contains(":") else { return nil }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        }
+        guard !host.isEmpty, let port = Int(portText), (0...65535).contains(port) else { return nil }
+        return (String(host), port)
+    }
+
     /// The whole file, or nil when it cannot be opened. Works for `/dev/null` and
     /// other special files, which Foundation's whole-file readers refuse.
     static func readFile(_ path: String) -> Data? {

@@ -32,6 +32,18 @@ public struct DaemonConfiguration: Sendable {
     public var databasePoolSize = 8
     /// Log verbosity.
     public var logLevel: Logger.Level = .info
+    /// Where the HTTP listener (webhooks, health) binds: a host and a port.
+    public var httpHost = "127.0.0.1"
+    /// The HTTP listener's port (0 picks a free one).
+    public var httpPort = 8787
+    /// Seconds a client connection may stay idle (or stalled mid-request) before it is closed.
+    public var httpIdleTimeoutSeconds = 30
+    /// The token Meta's verification handshake must present (never logged).
+    public var webhookVerifyToken: String?
+    /// The Meta app secrets webhooks may be signed with (never logged).
+    public var webhookAppSecrets: [String] = []
+    /// The largest webhook body accepted; Meta sends at most 3 MB.
+    public var webhookMaxBodyBytes = 4 * 1024 * 1024
 
     /// Where each setting came from, by key, for `doctor`: "default", "wp-config.php:12", "/etc/cloudchat/cloudchatd.conf:4", "environment", "command line".
     public var origins: [ConfigurationKey: String] = [:]
@@ -56,6 +68,12 @@ public enum ConfigurationKey: String, CaseIterable, Sendable, Comparable {
     case multisite = "multisite"
     case databasePoolSize = "db_pool_size"
     case logLevel = "log_level"
+    case httpListen = "http_listen"
+    case httpIdleTimeout = "http_idle_timeout"
+    case webhookVerifyToken = "webhook_verify_token"
+    case webhookAppSecret = "webhook_app_secret"
+    case webhookAppSecretFile = "webhook_app_secret_file"
+    case webhookMaxBodyBytes = "webhook_max_body_bytes"
 
     /// The environment variable, e.g. `CLOUDCHAT_DB_HOST`.
     public var environmentVariable: String { "CLOUDCHAT_" + rawValue.uppercased() }
@@ -77,6 +95,12 @@ public enum ConfigurationKey: String, CaseIterable, Sendable, Comparable {
         case .multisite: "yes, no or auto (default: detect from MULTISITE)"
         case .databasePoolSize: "most database connections at once (1-64, default 8)"
         case .logLevel: "trace, debug, info, notice, warning, error or critical (default info)"
+        case .httpListen: "address of the webhook and health listener, host:port or [v6]:port (default 127.0.0.1:8787)"
+        case .httpIdleTimeout: "seconds before an idle or stalled client connection is closed (default 30)"
+        case .webhookVerifyToken: "the Verify Token entered in Meta's webhook settings"
+        case .webhookAppSecret: "the Meta app secret(s) webhooks are signed with; several separated by commas"
+        case .webhookAppSecretFile: "file holding the app secret(s), one per line"
+        case .webhookMaxBodyBytes: "largest webhook body accepted, in bytes (default 4194304; Meta sends at most 3 MB)"
         }
     }
 

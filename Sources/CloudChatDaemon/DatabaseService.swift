@@ -46,9 +46,6 @@ public final class DatabaseService: Service {
 
     /// Keeps the pool open until graceful shutdown, then closes it.
     public func run() async throws {
-        // The service group traps its shutdown signals before it starts any
-        // service, so from here on SIGTERM means a graceful shutdown.
-        logger.info("cloudchatd ready", metadata: ["version": "\(CloudChatVersion.current)"])
         try? await gracefulShutdown()
         await pool.shutdown()
         logger.info("database pool closed")

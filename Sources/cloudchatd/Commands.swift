@@ -12,8 +12,10 @@ struct Serve: AsyncParsableCommand {
         abstract: "Run the daemon.",
         discussion: """
             Connects to the WordPress database, checks that CloudChat's schema is current \
-            for every site (run `cloudchatd migrate` first), then runs until SIGTERM or \
-            SIGINT, when it shuts down gracefully.
+            for every site (run `cloudchatd migrate` first), then listens for Meta's \
+            webhooks (http_listen, default 127.0.0.1:8787; put it behind the site's TLS \
+            proxy) until SIGTERM or SIGINT, when it stops accepting, commits what it \
+            accepted and exits.
             """
     )
 
@@ -22,20 +24,14 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let configuration = try options.load()
         let logger = Logger(label: "cloudchatd")
-        let database = DatabaseService(configuration: configuration, logger: logger)
+        let daemon: CloudChatDaemon.Daemon.Parts
         do {
-            _ = try await database.prepare()
+            daemon = try await CloudChatDaemon.Daemon.assemble(configuration: configuration, logger: logger)
         } catch {
             printError("cloudchatd serve: \(error)")
-            await database.pool.shutdown()
             throw ExitStatus.failure
         }
-        let group = ServiceGroup(configuration: .init(
-            services: [.init(service: database)],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger
-        ))
-        try await group.run()
+        try await daemon.group.run()
     }
 }
 

@@ -123,7 +123,7 @@ struct CommandLineTests {
         #expect(!healthy.output.contains(TestDatabase.password))
 
         // serve runs until SIGTERM, then exits cleanly.
-        let serve = try CloudChatBinary.start(["serve"] + site)
+        let serve = try CloudChatBinary.start(["serve"] + site, environment: ["CLOUDCHAT_HTTP_LISTEN": "127.0.0.1:0"])
         let log = Mutex("")
         serve.standardErrorPipe.fileHandleForReading.readabilityHandler = { handle in
             let chunk = String(decoding: handle.availableData, as: UTF8.self)

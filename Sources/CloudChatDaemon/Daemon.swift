@@ -1,0 +1,103 @@
+import Logging
+import MariaDB
+import ServiceLifecycle
+import UnixSignals
+import WebhookIngest
+import WordPressStore
+
+/// Puts `cloudchatd serve` together: the database pool, the webhook writer and
+/// the HTTP listener, as one service group.
+public enum Daemon {
+    /// The running parts, for callers (and tests) that need to reach them.
+    public struct Parts: Sendable {
+        /// The service group to run.
+        public let group: ServiceGroup
+        /// The database pool.
+        public let pool: MariaDBPool
+        /// The webhook writer.
+        public let writer: WebhookEventWriter
+        /// The sites served.
+        public let sites: [WordPressSite]
+    }
+
+    /// Connects, checks the schema of every site, and builds the services.
+    /// - Parameters:
+    ///   - configuration: the daemon's configuration.
+    ///   - logger: the daemon's logger.
+    ///   - shutdownSignals: signals that start a graceful shutdown (none in tests).
+    ///   - onListening: called with the HTTP port once the listener is bound.
+    /// - Throws: ``ServeError`` or ``MariaDBError`` when the database or schema is not ready.
+    public static func assemble(
+        configuration: DaemonConfiguration, logger: Logger, shutdownSignals: [UnixSignal] = [.sigterm, .sigint],
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) async throws -> Parts {
+        let database = DatabaseService(configuration: configuration, logger: logger)
+        let sites: [WordPressSite]
+        do {
+            sites = try await database.prepare()
+        } catch {
+            await database.pool.shutdown()
+            throw error
+        }
+        let router = WebhookSiteRouter(sites: sites)
+        if sites.count > 1 {
+            // Route correctly from the first request on; the routing service keeps it current.
+            router.update(owners: try await database.pool.withConnection { try WebhookSiteRouter.loadOwners(of: sites, on: $0) })
+        }
+        let routing = SiteRoutingService(router: router, sites: sites, pool: database.pool, logger: logger)
+        let writer = WebhookEventWriter(pool: database.pool, router: router, logger: logger)
+        if configuration.webhookAppSecrets.isEmpty {
+            logger.warning("no webhook_app_secret is configured: webhooks are answered 503 until one is (Meta retries them)")
+        }
+        let http = WebhookHTTPServer.makeApplication(
+            configuration: configuration, writer: writer, pool: database.pool, logger: logger,
+            onListening: { port in
+                logger.info("cloudchatd ready", metadata: [
+                    "version": "\(CloudChatVersion.current)", "http": "\(configuration.httpHost):\(port)",
+                ])
+                await onListening(port)
+            })
+        // Services stop in reverse order: the listener first (in-flight requests
+        // finish), then the writer (its queue is committed), the database last.
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: database), .init(service: routing), .init(service: writer), .init(service: http)],
+            gracefulShutdownSignals: shutdownSignals,
+            logger: logger
+        ))
+        return Parts(group: group, pool: database.pool, writer: writer, sites: sites)
+    }
+}
+
+/// Keeps the webhook router's map of phone numbers to sites current on a
+/// multisite network (reloaded every 30 s; a single site needs no map).
+final class SiteRoutingService: Service {
+    private let router: WebhookSiteRouter
+    private let sites: [WordPressSite]
+    private let pool: MariaDBPool
+    private let logger: Logger
+
+    init(router: WebhookSiteRouter, sites: [WordPressSite], pool: MariaDBPool, logger: Logger) {
+        self.router = router
+        self.sites = sites
+        self.pool = pool
+        self.logger = logger
+    }
+
+    func run() async throws {
+        // A service that returns ends the group, so a single site just waits.
+        guard sites.count > 1 else {
+            try? await gracefulShutdown()
+            return
+        }
+        let sites = self.sites
+        while !Task.isShuttingDownGracefully {
+            do {
+                let owners = try await pool.withConnection { try WebhookSiteRouter.loadOwners(of: sites, on: $0) }
+                router.update(owners: owners)
+            } catch {
+                logger.warning("could not reload which site owns which phone number", metadata: ["error": "\(error)"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(30)) }
+        }
+    }
+}

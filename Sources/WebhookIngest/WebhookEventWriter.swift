@@ -1,0 +1,196 @@
+import Foundation
+import Logging
+import MariaDB
+import ServiceLifecycle
+import Synchronization
+import WordPressStore
+
+/// One webhook body accepted at the door, waiting to be stored.
+public struct AcceptedWebhook: Sendable {
+    /// The body exactly as received.
+    public let body: [UInt8]
+    /// When it arrived.
+    public let receivedAt: Date
+
+    /// Creates an accepted webhook.
+    public init(body: [UInt8], receivedAt: Date = Date()) {
+        self.body = body
+        self.receivedAt = receivedAt
+    }
+}
+
+/// Stores accepted webhooks durably with group commit.
+///
+/// Many requests, one transaction: while one commit is in flight, newly
+/// accepted bodies queue up, and the next commit writes all of them with one
+/// multi-row `INSERT` per site. ``store(_:)`` returns only after the commit
+/// that holds its body has returned, so the HTTP handler answers 200 for
+/// bodies that are on disk and never before.
+public final class WebhookEventWriter: Service, Sendable {
+    /// Limits on one commit.
+    public struct Limits: Sendable {
+        /// The most bodies in one commit.
+        public var maxEvents = 1_000
+        /// The most body bytes in one commit (kept under the server's `max_allowed_packet`, 16 MiB by default).
+        public var maxBytes = 8 * 1024 * 1024
+
+        /// The defaults.
+        public init() {}
+    }
+
+    private struct Pending {
+        var webhook: AcceptedWebhook
+        var route: WebhookSiteRouter.Route
+        var continuation: CheckedContinuation<WebhookSiteRouter.Route, any Error>
+    }
+
+    private struct State {
+        var queue: [Pending] = []
+        var wakeUp: CheckedContinuation<Void, Never>?
+        var isShuttingDown = false
+    }
+
+    private let pool: MariaDBPool
+    private let router: WebhookSiteRouter
+    private let limits: Limits
+    private let logger: Logger
+    private let state = Mutex(State())
+    private let statistics = Mutex(Statistics())
+
+    /// Counts since start, for status and metrics.
+    public struct Statistics: Sendable, Equatable {
+        /// Bodies committed.
+        public var stored = 0
+        /// Commits made.
+        public var commits = 0
+        /// Bodies whose commit failed (their requests were answered 503).
+        public var failed = 0
+        /// The largest number of bodies in one commit.
+        public var largestCommit = 0
+    }
+
+    /// Creates a writer; ``run()`` must be running for ``store(_:)`` to return.
+    public init(pool: MariaDBPool, router: WebhookSiteRouter, limits: Limits = Limits(), logger: Logger) {
+        self.pool = pool
+        self.router = router
+        self.limits = limits
+        self.logger = logger
+    }
+
+    /// Counts since start.
+    public var currentStatistics: Statistics { statistics.withLock { $0 } }
+
+    /// Stores a webhook and returns once it is committed.
+    /// - Returns: where it went.
+    /// - Throws: ``WebhookStoreError`` when the writer is shutting down or the commit failed.
+    @discardableResult
+    public func store(_ webhook: AcceptedWebhook) async throws -> WebhookSiteRouter.Route {
+        let route = router.route(webhook.body)
+        return try await withCheckedThrowingContinuation { continuation in
+            let outcome: (wake: CheckedContinuation<Void, Never>?, refused: Bool) = state.withLock { state in
+                if state.isShuttingDown { return (nil, true) }
+                state.queue.append(Pending(webhook: webhook, route: route, continuation: continuation))
+                let wake = state.wakeUp
+                state.wakeUp = nil
+                return (wake, false)
+            }
+            if outcome.refused {
+                continuation.resume(throwing: WebhookStoreError(description: "the webhook writer is shutting down"))
+            }
+            outcome.wake?.resume()
+        }
+    }
+
+    /// Commits queued bodies until graceful shutdown; then commits what is left and returns.
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            while let batch = await nextBatch() {
+                await commit(batch)
+            }
+        } onGracefulShutdown: {
+            let wake = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
+                state.isShuttingDown = true
+                let wake = state.wakeUp
+                state.wakeUp = nil
+                return wake
+            }
+            wake?.resume()
+        }
+        logger.info("webhook writer stopped", metadata: ["stored": "\(currentStatistics.stored)"])
+    }
+
+    /// Waits for queued bodies and takes up to one commit's worth; nil once shut down and drained.
+    private func nextBatch() async -> [Pending]? {
+        while true {
+            let taken: [Pending]? = state.withLock { state in
+                guard !state.queue.isEmpty else { return state.isShuttingDown ? [] : nil }
+                var bytes = 0
+                var count = 0
+                for pending in state.queue {
+                    // Always take at least one body, however large.
+                    if count > 0 && (count == limits.maxEvents || bytes + pending.webhook.body.count > limits.maxBytes) { break }
+                    bytes += pending.webhook.body.count
+                    count += 1
+                }
+                let batch = Array(state.queue.prefix(count))
+                state.queue.removeFirst(count)
+                return batch
+            }
+            if let taken {
+                return taken.isEmpty ? nil : taken
+            }
+            await withCheckedContinuation { (wake: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state -> Bool in
+                    if !state.queue.isEmpty || state.isShuttingDown { return true }
+                    state.wakeUp = wake
+                    return false
+                }
+                if resumeNow { wake.resume() }
+            }
+        }
+    }
+
+    private func commit(_ batch: [Pending]) async {
+        // One INSERT per site, all in one transaction: one fsync for the lot.
+        var rowsBySite: [WordPressSite: [[MariaDBValue]]] = [:]
+        for pending in batch {
+            rowsBySite[pending.route.site, default: []].append([
+                .date(pending.webhook.receivedAt),
+                pending.route.phoneNumberID.map { .string($0) } ?? .null,
+                .int(1),
+                .string(pending.route.processingState),
+                .bytes(pending.webhook.body),
+            ])
+        }
+        let inserts = rowsBySite.map { site, rows in (site, rows) }
+        do {
+            try await pool.withTransaction { connection in
+                for (site, rows) in inserts {
+                    try connection.execute(try SQLQuery.insert(
+                        into: site.table(.webhookEvents),
+                        columns: ["received_at", "phone_number_id", "signature_verified", "processing_state", "body"],
+                        rows: rows))
+                }
+            }
+            statistics.withLock {
+                $0.stored += batch.count
+                $0.commits += 1
+                $0.largestCommit = max($0.largestCommit, batch.count)
+            }
+            for pending in batch { pending.continuation.resume(returning: pending.route) }
+        } catch {
+            statistics.withLock { $0.failed += batch.count }
+            logger.error("could not store webhooks; their requests are answered 503 and Meta will retry them", metadata: [
+                "count": "\(batch.count)", "error": "\(error)",
+            ])
+            let failure = WebhookStoreError(description: "the database did not accept the webhook: \(error)")
+            for pending in batch { pending.continuation.resume(throwing: failure) }
+        }
+    }
+}
+
+/// A webhook could not be stored; the request is answered 503 so Meta retries it.
+public struct WebhookStoreError: Error, Sendable, CustomStringConvertible {
+    /// What happened (never the body).
+    public let description: String
+}

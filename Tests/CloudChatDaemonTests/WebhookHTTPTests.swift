@@ -1,0 +1,173 @@
+import CloudChatCrypto
+import CloudChatDaemon
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Logging
+import MariaDB
+import Synchronization
+import TestSupport
+import Testing
+import WordPressStore
+
+/// A daemon assembled in-process against the test database, listening on a free port.
+private struct RunningDaemon {
+    let port: Int
+    let site: WordPressSite
+    let connection: MariaDBConnection
+    let parts: Daemon.Parts
+
+    static func with(appSecrets: [String] = ["app-secret-1"], idleTimeout: Int = 30, maxBody: Int = 1024 * 1024,
+                     _ body: (RunningDaemon) async throws -> Void) async throws {
+        let connection = try TestDatabase.connect()
+        let prefix = TestDatabase.uniqueName("h") + "_"
+        try WordPressFixture.createOptionsTable(prefix: prefix, on: connection)
+        defer { try? WordPressFixture.dropTables(prefix: prefix, on: connection) }
+        let site = try WordPressSite(blogID: 1, tablePrefix: prefix)
+        try SchemaMigrator.migrate(site, on: connection)
+
+        var configuration = DaemonConfiguration()
+        let database = TestDatabase.configuration()
+        configuration.databaseHost = database.host
+        configuration.databaseSocket = database.socket
+        configuration.databaseName = database.database
+        configuration.databaseUser = database.user
+        configuration.databasePassword = database.password
+        configuration.tablePrefix = prefix
+        configuration.multisite = false
+        configuration.httpPort = 0
+        configuration.httpIdleTimeoutSeconds = idleTimeout
+        configuration.webhookMaxBodyBytes = maxBody
+        configuration.webhookAppSecrets = appSecrets
+        configuration.webhookVerifyToken = "verify-me"
+
+        let port = Mutex(0)
+        let parts = try await Daemon.assemble(configuration: configuration, logger: Logger(label: "test"), shutdownSignals: []) { bound in
+            port.withLock { $0 = bound }
+        }
+        async let running: Void = parts.group.run()
+        try await waitUntil("the listener is up") { port.withLock { $0 } != 0 }
+        try await body(RunningDaemon(port: port.withLock { $0 }, site: site, connection: connection, parts: parts))
+        await parts.group.triggerGracefulShutdown()
+        try await running
+    }
+
+    func request(_ method: String, _ path: String, body: [UInt8]? = nil, headers: [String: String] = [:]) async throws -> (Int, String) {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        request.httpMethod = method
+        request.httpBody = body.map { Data($0) }
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as! HTTPURLResponse).statusCode, String(decoding: data, as: UTF8.self))
+    }
+
+    func storedBodies() throws -> [[UInt8]] {
+        try connection.query("SELECT body FROM \(site.table(.webhookEvents)) ORDER BY id").map { try $0.decode([UInt8].self, at: 0) }
+    }
+}
+
+private let sampleBody = Array("""
+    {"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"106540352242922"},"contacts":[{"profile":{"name":"Sheena Nelson"},"wa_id":"16505551234"}],"messages":[{"from":"16505551234","id":"wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA=","timestamp":"1749416383","type":"text","text":{"body":"Does it come in another color?"}}]}}]}]}
+    """.utf8)
+
+@Suite("Webhook HTTP endpoints", .serialized, .timeLimit(.minutes(2)))
+struct WebhookHTTPTests {
+    @Test func verificationHandshake() async throws {
+        try await RunningDaemon.with { (daemon: RunningDaemon) async throws in
+            let ok = try await daemon.request("GET", "/webhook?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=1158201444")
+            #expect(ok.0 == 200)
+            #expect(ok.1 == "1158201444")
+            #expect(try await daemon.request("GET", "/webhook?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1").0 == 403)
+            #expect(try await daemon.request("GET", "/webhook?hub.mode=unsubscribe&hub.verify_token=verify-me&hub.challenge=1").0 == 403)
+            #expect(try await daemon.request("GET", "/webhook").0 == 403)
+        }
+    }
+
+    @Test func signedBodiesAreStoredAsReceivedAndOthersAreNot() async throws {
+        try await RunningDaemon.with(appSecrets: ["app-secret-1", "app-secret-2"]) { (daemon: RunningDaemon) async throws in
+            let signature = HMACSHA256.signatureHeader(for: sampleBody, secret: "app-secret-2")
+            let accepted = try await daemon.request("POST", "/webhook", body: sampleBody, headers: ["X-Hub-Signature-256": signature, "Content-Type": "application/json"])
+            #expect(accepted.0 == 200)
+            #expect(try daemon.storedBodies() == [sampleBody])
+
+            #expect(try await daemon.request("POST", "/webhook", body: sampleBody).0 == 401)
+            let wrong = HMACSHA256.signatureHeader(for: sampleBody, secret: "someone-else")
+            #expect(try await daemon.request("POST", "/webhook", body: sampleBody, headers: ["X-Hub-Signature-256": wrong]).0 == 403)
+            // A signature over other bytes (re-serialised JSON) does not match.
+            let respaced = Array(String(decoding: sampleBody, as: UTF8.self).replacingOccurrences(of: "\":\"", with: "\": \"").utf8)
+            #expect(try await daemon.request("POST", "/webhook", body: respaced, headers: ["X-Hub-Signature-256": signature]).0 == 403)
+            #expect(try daemon.storedBodies().count == 1, "rejected bodies are not stored")
+
+            // Broken JSON with a valid signature is stored and acknowledged; processing records why it cannot be read.
+            let broken = Array(#"{"object":"whatsapp_business_account","entry":[{"#.utf8)
+            let signedBroken = HMACSHA256.signatureHeader(for: broken, secret: "app-secret-1")
+            #expect(try await daemon.request("POST", "/webhook", body: broken, headers: ["X-Hub-Signature-256": signedBroken]).0 == 200)
+            #expect(try daemon.storedBodies().last == broken)
+        }
+    }
+
+    @Test func oversizedBodiesAreRefused() async throws {
+        try await RunningDaemon.with(maxBody: 64 * 1024) { (daemon: RunningDaemon) async throws in
+            let big = [UInt8](repeating: 0x20, count: 200 * 1024)
+            let signature = HMACSHA256.signatureHeader(for: big, secret: "app-secret-1")
+            #expect(try await daemon.request("POST", "/webhook", body: big, headers: ["X-Hub-Signature-256": signature]).0 == 413)
+            #expect(try daemon.storedBodies().isEmpty)
+        }
+    }
+
+    @Test func withoutAnAppSecretWebhooksAreRetriedLater() async throws {
+        try await RunningDaemon.with(appSecrets: []) { (daemon: RunningDaemon) async throws in
+            let signature = HMACSHA256.signatureHeader(for: sampleBody, secret: "anything")
+            #expect(try await daemon.request("POST", "/webhook", body: sampleBody, headers: ["X-Hub-Signature-256": signature]).0 == 503)
+            #expect(try daemon.storedBodies().isEmpty)
+        }
+    }
+
+    @Test func healthAndReadiness() async throws {
+        try await RunningDaemon.with { (daemon: RunningDaemon) async throws in
+            #expect(try await daemon.request("GET", "/healthz").0 == 200)
+            #expect(try await daemon.request("GET", "/readyz").0 == 200)
+        }
+    }
+
+    @Test func aStalledClientIsDisconnected() async throws {
+        try await RunningDaemon.with(idleTimeout: 1) { (daemon: RunningDaemon) async throws in
+            // Headers promising a body that never comes.
+            let port = daemon.port
+            let closed = try await Task.detached {
+                try StalledClient.sendsPartialRequestAndIsClosed(port: port, within: 10)
+            }.value
+            #expect(closed, "the server closes a stalled connection after its idle timeout")
+            // And it still serves others.
+            #expect(try await daemon.request("GET", "/healthz").0 == 200)
+        }
+    }
+}
+
+/// A raw TCP client that stops mid-request (on its own thread: it blocks).
+private enum StalledClient {
+    static func sendsPartialRequestAndIsClosed(port: Int, within seconds: Int) throws -> Bool {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw POSIXError(.EIO) }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
+        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let partial = "POST /webhook HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n{\"object\":"
+        _ = partial.withCString { send(descriptor, $0, strlen($0), 0) }
+        var buffer = [UInt8](repeating: 0, count: 512)
+        while true {
+            let received = recv(descriptor, &buffer, buffer.count, 0)
+            if received == 0 { return true }  // the server closed the connection
+            if received < 0 { return false }  // our own timeout: still open
+        }
+    }
+}
