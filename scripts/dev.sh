@@ -46,18 +46,26 @@ define( 'DB_CHARSET', 'utf8mb4' );
 \$table_prefix = 'wp_';
 PHP
 
+    # Demo webhook settings; a real site takes these from Meta's App Dashboard.
+    cat > .dev/cloudchatd.conf <<CONF
+# cloudchatd settings for the demo; the database settings come from wp-config.php.
+http_listen = 127.0.0.1:8787
+webhook_verify_token = demo-verify-token
+webhook_app_secret = demo-app-secret
+CONF
+
     say "Building cloudchatd"
     swift build --product cloudchatd
     cloudchatd=$(swift build --show-bin-path)/cloudchatd
 
     say "Creating CloudChat's tables"
-    "$cloudchatd" migrate --wordpress .dev/wordpress
+    "$cloudchatd" migrate --config .dev/cloudchatd.conf --wordpress .dev/wordpress
 
     say "Checking the setup"
-    "$cloudchatd" doctor --wordpress .dev/wordpress
+    "$cloudchatd" doctor --config .dev/cloudchatd.conf --wordpress .dev/wordpress
 
-    say "Running cloudchatd (Ctrl-C to stop)"
-    exec "$cloudchatd" serve --wordpress .dev/wordpress
+    say "Running cloudchatd on 127.0.0.1:8787 (Ctrl-C to stop); in another terminal: scripts/send-test-webhook.sh"
+    exec "$cloudchatd" serve --config .dev/cloudchatd.conf --wordpress .dev/wordpress
 }
 
 main "$@"
