@@ -54,6 +54,8 @@ public enum Doctor {
                                   fix: "set DB_CHARSET to utf8mb4 in wp-config.php so WordPress does the same"))
         }
 
+        findings.append(webhookFinding(configuration))
+
         let pool = MariaDBPool(configuration: configuration.mariaDB, size: 1, logger: logger)
         do {
             let databaseFindings = try await pool.withConnection { connection in
@@ -104,6 +106,24 @@ public enum Doctor {
         return findings
     }
 
+    private static func webhookFinding(_ configuration: DaemonConfiguration) -> DoctorFinding {
+        let listen = "listening on \(configuration.httpHost):\(configuration.httpPort)"
+        var missing: [String] = []
+        if configuration.webhookVerifyToken == nil { missing.append("webhook_verify_token (Meta's verification handshake is refused)") }
+        if configuration.webhookAppSecrets.isEmpty { missing.append("webhook_app_secret (webhooks are answered 503 until it is set; Meta retries them)") }
+        if missing.isEmpty {
+            let secrets = configuration.webhookAppSecrets.count
+            return .init("webhooks", .ok, "\(listen); verify token set; \(secrets) app secret\(secrets == 1 ? "" : "s") configured")
+        }
+        return .init("webhooks", .warning, "\(listen); not set: " + missing.joined(separator: "; "),
+                     fix: "copy the App Secret and your Verify Token from Meta's App Dashboard into the config file (or CLOUDCHAT_WEBHOOK_APP_SECRET / CLOUDCHAT_WEBHOOK_VERIFY_TOKEN)")
+    }
+
+    /// The packet one group commit of webhooks may need: a full batch, or one body at the cap.
+    static func neededPacketBytes(_ configuration: DaemonConfiguration) -> Int {
+        max(8 * 1024 * 1024, configuration.webhookMaxBodyBytes) + 1024 * 1024
+    }
+
     private static func connectionFix(for error: MariaDBError, configuration: DaemonConfiguration) -> String {
         switch error.errorNumber {
         case 1045: return "check db_user and db_password (or DB_USER/DB_PASSWORD in wp-config.php); test with: mariadb -u \(configuration.databaseUser) -p \(configuration.databaseName)"
@@ -131,6 +151,16 @@ public enum Doctor {
         }
 
         findings.append(try privilegeFinding(connection, configuration: configuration))
+
+        let packet = try connection.queryFirst("SELECT @@max_allowed_packet")?.decode(Int.self, at: 0) ?? 0
+        let needed = neededPacketBytes(configuration)
+        if packet < needed {
+            findings.append(.init("max_allowed_packet", .failed,
+                                  "the server's max_allowed_packet is \(packet / 1024) KiB; storing webhooks in groups needs \(needed / 1024) KiB",
+                                  fix: "set max_allowed_packet = 16M (or more) in the server's configuration and restart it"))
+        } else {
+            findings.append(.init("max_allowed_packet", .ok, "\(packet / (1024 * 1024)) MiB"))
+        }
 
         let sites: [WordPressSite]
         do {

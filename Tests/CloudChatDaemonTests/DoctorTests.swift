@@ -39,9 +39,19 @@ struct DoctorTests {
         #expect(configuration.detail.contains("db_name = \(TestDatabase.database)  [wp-config.php:3]"))
         #expect(!before.contains { $0.detail.contains(TestDatabase.password) || ($0.fix ?? "").contains(TestDatabase.password) })
 
+        // Without webhook secrets, the webhooks check warns and says what to set.
+        let webhooks = try #require(finding(before, "webhooks"))
+        #expect(webhooks.outcome == .warning)
+        #expect(webhooks.detail.contains("webhook_app_secret"))
+        #expect(finding(before, "max_allowed_packet")?.outcome == .ok)
+
         try SchemaMigrator.migrate(try WordPressSite(blogID: 1, tablePrefix: prefix), on: connection)
-        let after = await run(wpConfig, directory)
+        let loader = ConfigurationLoader(environment: ["CLOUDCHAT_WEBHOOK_APP_SECRET": "s1,s2", "CLOUDCHAT_WEBHOOK_VERIFY_TOKEN": "t"],
+                                         commandLine: [.wpConfig: wpConfig], defaultConfigFile: directory.path + "/absent.conf")
+        let after = await Doctor.run(loading: loader, logger: Logger(label: "test"))
         #expect(after.allSatisfy { $0.outcome == .ok }, "\(after.filter { $0.outcome != .ok })")
+        #expect(finding(after, "webhooks")?.detail.contains("2 app secrets configured") == true)
+        #expect(!after.contains { $0.detail.contains("s1,s2") })
     }
 
     @Test func explainsAWrongPasswordWithoutShowingIt() async throws {
