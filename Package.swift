@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
     ],
     targets: [
         // C libraries from Debian, each imported by exactly one Swift target.
@@ -85,6 +86,8 @@ let package = Package(
             name: "cloudchatd",
             dependencies: [
                 "CloudChatDaemon",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -95,6 +98,17 @@ let package = Package(
             name: "MariaDBBenchmark",
             dependencies: ["MariaDB"],
             path: "Benchmarks/MariaDBBenchmark"
+        ),
+        .executableTarget(
+            name: "WebhookLoad",
+            dependencies: [
+                "CloudChatCrypto",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Benchmarks/WebhookLoad"
         ),
 
         .target(

@@ -7,7 +7,6 @@ import ServiceLifecycle
 import WhatsAppCloudAPI
 import WordPressStore
 
-@main
 struct CloudChatCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cloudchatd",
