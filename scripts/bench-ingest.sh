@@ -77,12 +77,15 @@ CONF
         sleep 0.1
     done
     cpu_before=$(awk '{print $14 + $15}' "/proc/$daemon_pid/stat")
+    server_pid=$(cat .dev/mariadb/mysqld.pid)
+    server_before=$(awk '{print $14 + $15}' "/proc/$server_pid/stat")
 
     say "Load"
     # shellcheck disable=SC2086 # extra holds optional words
     "$bin/WebhookLoad" --port "$port" --secret "$secret" $extra "$@" | tee "$bench_dir/load.txt"
 
     cpu_after=$(awk '{print $14 + $15}' "/proc/$daemon_pid/stat")
+    server_after=$(awk '{print $14 + $15}' "/proc/$server_pid/stat")
     ticks=$(getconf CLK_TCK)
     peak_rss=$(awk '/VmHWM/ {print $2}' "/proc/$daemon_pid/status")
     accepted=$(sed -n 's/^accepted=//p' "$bench_dir/load.txt")
@@ -95,6 +98,7 @@ CONF
     echo "acknowledged with 200: $accepted; rows in $bench_db.wp_cloudchat_webhook_events: $rows"
     [ "$accepted" = "$rows" ] && echo "every acknowledged webhook is in the database" || echo "MISMATCH: acknowledged and stored differ"
     echo "cloudchatd CPU: $(( (cpu_after - cpu_before) / ticks )).$(( (cpu_after - cpu_before) % ticks * 100 / ticks )) s; peak RSS $((peak_rss / 1024)) MiB"
+    echo "mariadbd CPU: $(( (server_after - server_before) / ticks )).$(( (server_after - server_before) % ticks * 100 / ticks )) s"
     [ "$accepted" = "$rows" ]
 }
 

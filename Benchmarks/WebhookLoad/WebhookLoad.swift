@@ -85,6 +85,10 @@ final class Tally: @unchecked Sendable {
         print(String(format: "latency ms: p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f", percentile(0.5), percentile(0.9), percentile(0.99), percentile(0.999), percentile(1.0)))
         print(String(format: "average body %.0f bytes; other answers %@; connection failures %d",
                      sent == 0 ? 0 : Double(bytesSent) / Double(sent), statuses.filter { $0.key != 200 }.description, failures))
+        var usage = rusage()
+        getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
+        let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        print(String(format: "load generator CPU: %.1f s", cpu))
         print("accepted=\(accepted)")
     }
 }
