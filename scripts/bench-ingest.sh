@@ -61,6 +61,7 @@ table_prefix = wp_
 http_listen = 127.0.0.1:$port
 webhook_app_secret = $secret
 webhook_verify_token = bench
+spool_dir = $repo_root/$bench_dir/spool
 log_level = warning
 CONF
     "$bin/cloudchatd" migrate --config "$bench_dir/cloudchatd.conf" >/dev/null

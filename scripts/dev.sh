@@ -52,6 +52,7 @@ PHP
 http_listen = 127.0.0.1:8787
 webhook_verify_token = demo-verify-token
 webhook_app_secret = demo-app-secret
+spool_dir = $repo_root/.dev/spool
 CONF
 
     say "Building cloudchatd"

@@ -212,6 +212,9 @@ public struct ConfigurationLoader: Sendable {
                 throw invalid("must be a number of bytes from 65536 to 67108864")
             }
             configuration.webhookMaxBodyBytes = bytes
+        case .spoolDirectory:
+            guard value.hasPrefix("/") || value.hasPrefix(".") else { throw invalid("must be a path") }
+            configuration.spoolDirectory = value
         case .logLevel:
             guard let level = Logger.Level(rawValue: value.lowercased()) else {
                 throw invalid("must be one of trace, debug, info, notice, warning, error, critical")

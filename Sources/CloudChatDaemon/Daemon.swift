@@ -16,6 +16,8 @@ public enum Daemon {
         public let pool: MariaDBPool
         /// The webhook writer.
         public let writer: WebhookEventWriter
+        /// The spool, when its directory could be used.
+        public let spool: WebhookSpool?
         /// The sites served.
         public let sites: [WordPressSite]
     }
@@ -45,7 +47,16 @@ public enum Daemon {
             router.update(owners: try await database.pool.withConnection { try WebhookSiteRouter.loadOwners(of: sites, on: $0) })
         }
         let routing = SiteRoutingService(router: router, sites: sites, pool: database.pool, logger: logger)
-        let writer = WebhookEventWriter(pool: database.pool, router: router, logger: logger)
+        var spool: WebhookSpool?
+        do {
+            spool = try WebhookSpool(directory: configuration.spoolDirectory)
+        } catch {
+            logger.error("running without a webhook spool: while the database is down, webhooks are answered 503 (Meta retries them)", metadata: [
+                "error": "\(error)",
+            ])
+        }
+        let writer = WebhookEventWriter(pool: database.pool, router: router, spool: spool, logger: logger)
+        let drainer = spool.map { WebhookSpoolDrainer(spool: $0, pool: database.pool, sites: sites, logger: logger) }
         if configuration.webhookAppSecrets.isEmpty {
             logger.warning("no webhook_app_secret is configured: webhooks are answered 503 until one is (Meta retries them)")
         }
@@ -58,13 +69,15 @@ public enum Daemon {
                 await onListening(port)
             })
         // Services stop in reverse order: the listener first (in-flight requests
-        // finish), then the writer (its queue is committed), the database last.
+        // finish), then the writer (its queue is committed), the spool drainer,
+        // the database last.
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: database), .init(service: routing), .init(service: writer), .init(service: http)],
+            services: [.init(service: database), .init(service: routing)] + (drainer.map { [.init(service: $0)] } ?? [])
+                + [.init(service: writer), .init(service: http)],
             gracefulShutdownSignals: shutdownSignals,
             logger: logger
         ))
-        return Parts(group: group, pool: database.pool, writer: writer, sites: sites)
+        return Parts(group: group, pool: database.pool, writer: writer, spool: spool, sites: sites)
     }
 }
 

@@ -44,6 +44,8 @@ public struct DaemonConfiguration: Sendable {
     public var webhookAppSecrets: [String] = []
     /// The largest webhook body accepted; Meta sends at most 3 MB.
     public var webhookMaxBodyBytes = 4 * 1024 * 1024
+    /// Where accepted webhooks wait, fsynced, while the database is unavailable.
+    public var spoolDirectory = "/var/lib/cloudchat/spool"
 
     /// Where each setting came from, by key, for `doctor`: "default", "wp-config.php:12", "/etc/cloudchat/cloudchatd.conf:4", "environment", "command line".
     public var origins: [ConfigurationKey: String] = [:]
@@ -74,6 +76,7 @@ public enum ConfigurationKey: String, CaseIterable, Sendable, Comparable {
     case webhookAppSecret = "webhook_app_secret"
     case webhookAppSecretFile = "webhook_app_secret_file"
     case webhookMaxBodyBytes = "webhook_max_body_bytes"
+    case spoolDirectory = "spool_dir"
 
     /// The environment variable, e.g. `CLOUDCHAT_DB_HOST`.
     public var environmentVariable: String { "CLOUDCHAT_" + rawValue.uppercased() }
@@ -101,6 +104,7 @@ public enum ConfigurationKey: String, CaseIterable, Sendable, Comparable {
         case .webhookAppSecret: "the Meta app secret(s) webhooks are signed with; several separated by commas"
         case .webhookAppSecretFile: "file holding the app secret(s), one per line"
         case .webhookMaxBodyBytes: "largest webhook body accepted, in bytes (default 4194304; Meta sends at most 3 MB)"
+        case .spoolDirectory: "directory where webhooks wait, fsynced, while the database is down (default /var/lib/cloudchat/spool)"
         }
     }
 

@@ -55,6 +55,7 @@ public enum Doctor {
         }
 
         findings.append(webhookFinding(configuration))
+        findings.append(spoolFinding(configuration))
 
         let pool = MariaDBPool(configuration: configuration.mariaDB, size: 1, logger: logger)
         do {
@@ -117,6 +118,28 @@ public enum Doctor {
         }
         return .init("webhooks", .warning, "\(listen); not set: " + missing.joined(separator: "; "),
                      fix: "copy the App Secret and your Verify Token from Meta's App Dashboard into the config file (or CLOUDCHAT_WEBHOOK_APP_SECRET / CLOUDCHAT_WEBHOOK_VERIFY_TOKEN)")
+    }
+
+    /// Looks at the spool directory without creating or changing anything.
+    private static func spoolFinding(_ configuration: DaemonConfiguration) -> DoctorFinding {
+        let directory = configuration.spoolDirectory
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue, access(directory, W_OK | X_OK) == 0 else {
+                return .init("webhook spool", .warning, "\(directory) is not a directory this user can write; while the database is down, webhooks will be answered 503",
+                             fix: "make \(directory) a directory owned by cloudchatd's user, or set spool_dir")
+            }
+            let waiting = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".batch") }.count
+            return .init("webhook spool", waiting > 0 ? .warning : .ok,
+                         waiting > 0 ? "\(directory): \(waiting) batch(es) of webhooks wait to be drained into the database" : "\(directory), empty",
+                         fix: waiting > 0 ? "start cloudchatd serve with the database reachable; it drains them in order" : nil)
+        }
+        let parent = (directory as NSString).deletingLastPathComponent
+        if access(parent, W_OK | X_OK) == 0 {
+            return .init("webhook spool", .ok, "\(directory) does not exist yet; serve creates it")
+        }
+        return .init("webhook spool", .warning, "\(directory) does not exist and \(parent) is not writable by this user; while the database is down, webhooks will be answered 503",
+                     fix: "create \(directory) owned by cloudchatd's user (mode 0700), or set spool_dir")
     }
 
     /// The packet one group commit of webhooks may need: a full batch, or one body at the cap.

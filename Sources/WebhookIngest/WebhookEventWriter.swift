@@ -52,6 +52,7 @@ public final class WebhookEventWriter: Service, Sendable {
 
     private let pool: MariaDBPool
     private let router: WebhookSiteRouter
+    private let spool: WebhookSpool?
     private let limits: Limits
     private let logger: Logger
     private let state = Mutex(State())
@@ -67,12 +68,16 @@ public final class WebhookEventWriter: Service, Sendable {
         public var failed = 0
         /// The largest number of bodies in one commit.
         public var largestCommit = 0
+        /// Bodies written to the local spool instead of the database.
+        public var spooled = 0
     }
 
     /// Creates a writer; ``run()`` must be running for ``store(_:)`` to return.
-    public init(pool: MariaDBPool, router: WebhookSiteRouter, limits: Limits = Limits(), logger: Logger) {
+    /// - Parameter spool: where bodies go while the database cannot take them; without one they are answered 503.
+    public init(pool: MariaDBPool, router: WebhookSiteRouter, spool: WebhookSpool? = nil, limits: Limits = Limits(), logger: Logger) {
         self.pool = pool
         self.router = router
+        self.spool = spool
         self.limits = limits
         self.logger = logger
     }
@@ -151,6 +156,11 @@ public final class WebhookEventWriter: Service, Sendable {
     }
 
     private func commit(_ batch: [Pending]) async {
+        // While earlier bodies wait in the spool, later ones queue behind them there.
+        if let spool, spool.hasPending {
+            await spoolOrFail(batch, spool: spool, reason: nil)
+            return
+        }
         // One INSERT per site, all in one transaction: one fsync for the lot.
         var rowsBySite: [WordPressSite: [[MariaDBValue]]] = [:]
         for pending in batch {
@@ -179,13 +189,38 @@ public final class WebhookEventWriter: Service, Sendable {
             }
             for pending in batch { pending.continuation.resume(returning: pending.route) }
         } catch {
-            statistics.withLock { $0.failed += batch.count }
-            logger.error("could not store webhooks; their requests are answered 503 and Meta will retry them", metadata: [
-                "count": "\(batch.count)", "error": "\(error)",
-            ])
-            let failure = WebhookStoreError(description: "the database did not accept the webhook: \(error)")
-            for pending in batch { pending.continuation.resume(throwing: failure) }
+            if let spool {
+                await spoolOrFail(batch, spool: spool, reason: error)
+                return
+            }
+            fail(batch, because: "the database did not accept the webhook: \(error)")
         }
+    }
+
+    private func spoolOrFail(_ batch: [Pending], spool: WebhookSpool, reason: (any Error)?) async {
+        do {
+            try await spool.append(batch.map {
+                ($0.route.site.tablePrefix, $0.webhook.receivedAt, $0.route.phoneNumberID, $0.route.processingState, $0.webhook.body)
+            })
+            statistics.withLock { $0.spooled += batch.count }
+            if let reason {
+                logger.warning("database unavailable: webhooks kept in the local spool until it is back", metadata: [
+                    "count": "\(batch.count)", "error": "\(reason)",
+                ])
+            }
+            for pending in batch { pending.continuation.resume(returning: pending.route) }
+        } catch {
+            fail(batch, because: "neither the database nor the spool took the webhook: \(error)")
+        }
+    }
+
+    private func fail(_ batch: [Pending], because reason: String) {
+        statistics.withLock { $0.failed += batch.count }
+        logger.error("could not store webhooks; their requests are answered 503 and Meta will retry them", metadata: [
+            "count": "\(batch.count)", "reason": "\(reason)",
+        ])
+        let failure = WebhookStoreError(description: reason)
+        for pending in batch { pending.continuation.resume(throwing: failure) }
     }
 }
 

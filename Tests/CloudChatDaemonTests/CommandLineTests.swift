@@ -101,7 +101,7 @@ struct CommandLineTests {
         try directory.write("site/wp-config.php", TestDatabase.wpConfig(prefix: prefix))
         let site = ["--wordpress", directory.path + "/site"]
 
-        let notReady = try CloudChatBinary.run(["doctor"] + site)
+        let notReady = try CloudChatBinary.run(["doctor"] + site, environment: ["CLOUDCHAT_SPOOL_DIR": directory.path + "/spool"])
         #expect(notReady.status == 1)
         #expect(notReady.output.contains("fix: run: cloudchatd migrate"), "\(notReady.output)")
         let refused = try CloudChatBinary.run(["serve"] + site)
@@ -117,13 +117,15 @@ struct CommandLineTests {
         let again = try CloudChatBinary.run(["migrate"] + site)
         #expect(again.output.contains("schema version 1 is current"))
 
-        let healthy = try CloudChatBinary.run(["doctor"] + site)
+        let healthy = try CloudChatBinary.run(["doctor"] + site, environment: ["CLOUDCHAT_SPOOL_DIR": directory.path + "/spool"])
         #expect(healthy.status == 0, "\(healthy.output)")
         #expect(healthy.output.contains("All checks passed"))
         #expect(!healthy.output.contains(TestDatabase.password))
 
         // serve runs until SIGTERM, then exits cleanly.
-        let serve = try CloudChatBinary.start(["serve"] + site, environment: ["CLOUDCHAT_HTTP_LISTEN": "127.0.0.1:0"])
+        let serve = try CloudChatBinary.start(["serve"] + site, environment: [
+            "CLOUDCHAT_HTTP_LISTEN": "127.0.0.1:0", "CLOUDCHAT_SPOOL_DIR": directory.path + "/spool",
+        ])
         let log = Mutex("")
         serve.standardErrorPipe.fileHandleForReading.readabilityHandler = { handle in
             let chunk = String(decoding: handle.availableData, as: UTF8.self)

@@ -30,6 +30,7 @@ struct CrashSafetyTests {
 
         let serve = try CloudChatBinary.start(["serve", "--wordpress", directory.path + "/site"], environment: [
             "CLOUDCHAT_HTTP_LISTEN": "127.0.0.1:0", "CLOUDCHAT_WEBHOOK_APP_SECRET": "crash-secret",
+            "CLOUDCHAT_SPOOL_DIR": directory.path + "/spool",
         ])
         let log = Mutex("")
         serve.standardErrorPipe.fileHandleForReading.readabilityHandler = { handle in

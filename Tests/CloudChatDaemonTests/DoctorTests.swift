@@ -9,7 +9,7 @@ import WordPressStore
 @Suite("Doctor")
 struct DoctorTests {
     private func run(_ wpConfigPath: String, _ directory: TemporaryDirectory) async -> [DoctorFinding] {
-        let loader = ConfigurationLoader(environment: [:], commandLine: [.wpConfig: wpConfigPath],
+        let loader = ConfigurationLoader(environment: ["CLOUDCHAT_SPOOL_DIR": directory.path + "/spool"], commandLine: [.wpConfig: wpConfigPath],
                                          defaultConfigFile: directory.path + "/absent.conf")
         return await Doctor.run(loading: loader, logger: Logger(label: "test"))
     }
@@ -46,7 +46,8 @@ struct DoctorTests {
         #expect(finding(before, "max_allowed_packet")?.outcome == .ok)
 
         try SchemaMigrator.migrate(try WordPressSite(blogID: 1, tablePrefix: prefix), on: connection)
-        let loader = ConfigurationLoader(environment: ["CLOUDCHAT_WEBHOOK_APP_SECRET": "s1,s2", "CLOUDCHAT_WEBHOOK_VERIFY_TOKEN": "t"],
+        let loader = ConfigurationLoader(environment: ["CLOUDCHAT_WEBHOOK_APP_SECRET": "s1,s2", "CLOUDCHAT_WEBHOOK_VERIFY_TOKEN": "t",
+                                                       "CLOUDCHAT_SPOOL_DIR": directory.path + "/spool"],
                                          commandLine: [.wpConfig: wpConfig], defaultConfigFile: directory.path + "/absent.conf")
         let after = await Doctor.run(loading: loader, logger: Logger(label: "test"))
         #expect(after.allSatisfy { $0.outcome == .ok }, "\(after.filter { $0.outcome != .ok })")

@@ -20,6 +20,8 @@ private struct RunningDaemon {
 
     static func with(appSecrets: [String] = ["app-secret-1"], idleTimeout: Int = 30, maxBody: Int = 1024 * 1024,
                      _ body: (RunningDaemon) async throws -> Void) async throws {
+        let spoolDirectory = try TemporaryDirectory()
+        defer { spoolDirectory.remove() }
         let connection = try TestDatabase.connect()
         let prefix = TestDatabase.uniqueName("h") + "_"
         try WordPressFixture.createOptionsTable(prefix: prefix, on: connection)
@@ -41,6 +43,7 @@ private struct RunningDaemon {
         configuration.webhookMaxBodyBytes = maxBody
         configuration.webhookAppSecrets = appSecrets
         configuration.webhookVerifyToken = "verify-me"
+        configuration.spoolDirectory = spoolDirectory.path + "/spool"
 
         let port = Mutex(0)
         let parts = try await Daemon.assemble(configuration: configuration, logger: Logger(label: "test"), shutdownSignals: []) { bound in
