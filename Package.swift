@@ -113,7 +113,7 @@ let package = Package(
 
         .target(
             name: "TestSupport",
-            dependencies: ["MariaDB"],
+            dependencies: ["MariaDB", "WordPressStore"],
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "MariaDBTests", dependencies: ["MariaDB", "TestSupport"]),

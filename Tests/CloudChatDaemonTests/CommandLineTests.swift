@@ -53,6 +53,44 @@ struct CloudChatBinary {
     }
 }
 
+/// `cloudchatd serve` running as a child process, its log followed as it is written.
+final class ServeProcess {
+    /// The log so far, shared with the pipe's reader.
+    private final class Log: Sendable {
+        let text = Mutex("")
+    }
+
+    let running: CloudChatBinary.Running
+    private let log = Log()
+
+    init(_ arguments: [String], environment: [String: String]) throws {
+        running = try CloudChatBinary.start(["serve"] + arguments, environment: environment)
+        running.standardErrorPipe.fileHandleForReading.readabilityHandler = { [log] handle in
+            let chunk = String(decoding: handle.availableData, as: UTF8.self)
+            log.text.withLock { $0 += chunk }
+        }
+    }
+
+    deinit {
+        running.standardErrorPipe.fileHandleForReading.readabilityHandler = nil
+        if running.process.isRunning { kill(running.process.processIdentifier, SIGKILL) }
+    }
+
+    var process: Process { running.process }
+    var logText: String { log.text.withLock { $0 } }
+
+    /// Waits for "cloudchatd ready" and returns the HTTP port it reports.
+    func waitUntilReady() async throws -> Int {
+        try await waitUntil("serve says it is ready") { logText.contains("cloudchatd ready") }
+        let text = logText
+        guard let range = text.range(of: #"http=[^ ]*:(\d+)"#, options: .regularExpression),
+              let port = Int(text[range].split(separator: ":").last ?? "") else {
+            throw CocoaError(.coderReadCorrupt, userInfo: [NSLocalizedDescriptionKey: "serve did not report its port: \(text)"])
+        }
+        return port
+    }
+}
+
 @Suite("cloudchatd command line", .timeLimit(.minutes(2)))
 struct CommandLineTests {
     @Test(arguments: [
@@ -94,10 +132,9 @@ struct CommandLineTests {
     @Test func migrateThenDoctorThenServeUntilSIGTERM() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let connection = try TestDatabase.connect()
-        let prefix = TestDatabase.uniqueName("cli") + "_"
-        try WordPressFixture.createOptionsTable(prefix: prefix, on: connection)
-        defer { try? WordPressFixture.dropTables(prefix: prefix, on: connection) }
+        let scratch = try ScratchSite("cli", migrated: false)
+        defer { scratch.drop() }
+        let prefix = scratch.prefix
         try directory.write("site/wp-config.php", TestDatabase.wpConfig(prefix: prefix))
         let site = ["--wordpress", directory.path + "/site"]
 
@@ -123,24 +160,15 @@ struct CommandLineTests {
         #expect(!healthy.output.contains(TestDatabase.password))
 
         // serve runs until SIGTERM, then exits cleanly.
-        let serve = try CloudChatBinary.start(["serve"] + site, environment: [
+        let serve = try ServeProcess(site, environment: [
             "CLOUDCHAT_HTTP_LISTEN": "127.0.0.1:0", "CLOUDCHAT_SPOOL_DIR": directory.path + "/spool",
         ])
-        let log = Mutex("")
-        serve.standardErrorPipe.fileHandleForReading.readabilityHandler = { handle in
-            let chunk = String(decoding: handle.availableData, as: UTF8.self)
-            log.withLock { $0 += chunk }
-        }
-        defer {
-            serve.standardErrorPipe.fileHandleForReading.readabilityHandler = nil
-            if serve.process.isRunning { kill(serve.process.processIdentifier, SIGKILL) }
-        }
-        try await waitUntil("serve says it is ready") { log.withLock { $0.contains("cloudchatd ready") } }
+        _ = try await serve.waitUntilReady()
         serve.process.terminate()
         try await waitUntil("serve exits after SIGTERM", timeout: .seconds(10)) { !serve.process.isRunning }
         serve.process.waitUntilExit()
         #expect(serve.process.terminationReason == .exit)
         #expect(serve.process.terminationStatus == 0)
-        #expect(log.withLock { $0.contains("database pool closed") })
+        #expect(serve.logText.contains("database pool closed"))
     }
 }

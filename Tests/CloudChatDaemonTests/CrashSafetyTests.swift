@@ -20,31 +20,16 @@ struct CrashSafetyTests {
     @Test func killMinusNineMidLoadLosesNoAcknowledgedWebhook() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let connection = try TestDatabase.connect()
-        let prefix = TestDatabase.uniqueName("k") + "_"
-        try WordPressFixture.createOptionsTable(prefix: prefix, on: connection)
-        defer { try? WordPressFixture.dropTables(prefix: prefix, on: connection) }
-        let site = try WordPressSite(blogID: 1, tablePrefix: prefix)
-        try SchemaMigrator.migrate(site, on: connection)
+        let scratch = try ScratchSite("k")
+        defer { scratch.drop() }
+        let (connection, site, prefix) = (scratch.connection, scratch.site, scratch.prefix)
         try directory.write("site/wp-config.php", TestDatabase.wpConfig(prefix: prefix))
 
-        let serve = try CloudChatBinary.start(["serve", "--wordpress", directory.path + "/site"], environment: [
+        let serve = try ServeProcess(["--wordpress", directory.path + "/site"], environment: [
             "CLOUDCHAT_HTTP_LISTEN": "127.0.0.1:0", "CLOUDCHAT_WEBHOOK_APP_SECRET": "crash-secret",
             "CLOUDCHAT_SPOOL_DIR": directory.path + "/spool",
         ])
-        let log = Mutex("")
-        serve.standardErrorPipe.fileHandleForReading.readabilityHandler = { handle in
-            let chunk = String(decoding: handle.availableData, as: UTF8.self)
-            log.withLock { $0 += chunk }
-        }
-        defer {
-            serve.standardErrorPipe.fileHandleForReading.readabilityHandler = nil
-            if serve.process.isRunning { kill(serve.process.processIdentifier, SIGKILL) }
-        }
-        try await waitUntil("serve is listening") { log.withLock { $0.contains("cloudchatd ready") } }
-        let port = try #require(log.withLock { text in
-            text.range(of: #"http=127\.0\.0\.1:(\d+)"#, options: .regularExpression).map { Int(text[$0].split(separator: ":").last!)! }
-        })
+        let port = try await serve.waitUntilReady()
 
         // Eight senders post unique signed bodies as fast as they are answered…
         let acknowledged = Acknowledged()

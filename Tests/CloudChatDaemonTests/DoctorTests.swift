@@ -21,10 +21,9 @@ struct DoctorTests {
     @Test func reportsAMissingSchemaThenAllClearAfterMigrating() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let connection = try TestDatabase.connect()
-        let prefix = TestDatabase.uniqueName("d") + "_"
-        try WordPressFixture.createOptionsTable(prefix: prefix, on: connection)
-        defer { try? WordPressFixture.dropTables(prefix: prefix, on: connection) }
+        let scratch = try ScratchSite("d", migrated: false)
+        defer { scratch.drop() }
+        let (connection, prefix) = (scratch.connection, scratch.prefix)
         let wpConfig = try directory.write("wp-config.php", TestDatabase.wpConfig(prefix: prefix))
 
         let before = await run(wpConfig, directory)

@@ -22,12 +22,9 @@ private struct RunningDaemon {
                      _ body: (RunningDaemon) async throws -> Void) async throws {
         let spoolDirectory = try TemporaryDirectory()
         defer { spoolDirectory.remove() }
-        let connection = try TestDatabase.connect()
-        let prefix = TestDatabase.uniqueName("h") + "_"
-        try WordPressFixture.createOptionsTable(prefix: prefix, on: connection)
-        defer { try? WordPressFixture.dropTables(prefix: prefix, on: connection) }
-        let site = try WordPressSite(blogID: 1, tablePrefix: prefix)
-        try SchemaMigrator.migrate(site, on: connection)
+        let scratch = try ScratchSite("h")
+        defer { scratch.drop() }
+        let (connection, site, prefix) = (scratch.connection, scratch.site, scratch.prefix)
 
         var configuration = DaemonConfiguration()
         let database = TestDatabase.configuration()

@@ -77,12 +77,9 @@ struct WebhookRoutingTests {
 @Suite("Webhook writer", .timeLimit(.minutes(2)))
 struct WebhookEventWriterTests {
     private func withWriter(_ body: (WebhookEventWriter, WordPressSite, MariaDBConnection, ServiceGroup) async throws -> Void) async throws {
-        let connection = try TestDatabase.connect()
-        let prefix = TestDatabase.uniqueName("w") + "_"
-        try WordPressFixture.createOptionsTable(prefix: prefix, on: connection)
-        defer { try? WordPressFixture.dropTables(prefix: prefix, on: connection) }
-        let site = try WordPressSite(blogID: 1, tablePrefix: prefix)
-        try SchemaMigrator.migrate(site, on: connection)
+        let scratch = try ScratchSite("w")
+        defer { scratch.drop() }
+        let (connection, site) = (scratch.connection, scratch.site)
         let pool = MariaDBPool(configuration: TestDatabase.configuration(), size: 2)
         let writer = WebhookEventWriter(pool: pool, router: WebhookSiteRouter(sites: [site]), logger: .init(label: "test"))
         let group = ServiceGroup(configuration: .init(services: [writer], logger: .init(label: "test")))

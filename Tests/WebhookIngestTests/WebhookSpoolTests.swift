@@ -76,12 +76,9 @@ struct WebhookSpoolDatabaseTests {
     private func withSetup(spoolPath: ((TemporaryDirectory) -> String)? = nil, _ body: (Setup) async throws -> Void) async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let connection = try TestDatabase.connect()
-        let prefix = TestDatabase.uniqueName("s") + "_"
-        try WordPressFixture.createOptionsTable(prefix: prefix, on: connection)
-        defer { try? WordPressFixture.dropTables(prefix: prefix, on: connection) }
-        let site = try WordPressSite(blogID: 1, tablePrefix: prefix)
-        try SchemaMigrator.migrate(site, on: connection)
+        let scratch = try ScratchSite("s")
+        defer { scratch.drop() }
+        let (connection, site) = (scratch.connection, scratch.site)
         let pool = MariaDBPool(configuration: TestDatabase.configuration(), size: 2)
         let spool = try WebhookSpool(directory: spoolPath?(directory) ?? directory.path + "/spool")
         let writer = WebhookEventWriter(pool: pool, router: WebhookSiteRouter(sites: [site]), spool: spool, logger: .init(label: "test"))

@@ -35,12 +35,9 @@ struct SchemaDocumentTests {
     }
 
     @Test func everyTableAndColumnIsDocumented() throws {
-        let connection = try TestDatabase.connect()
-        let prefix = TestDatabase.uniqueName("doc") + "_"
-        try WordPressFixture.createOptionsTable(prefix: prefix, on: connection)
-        defer { try? WordPressFixture.dropTables(prefix: prefix, on: connection) }
-        let site = try WordPressSite(blogID: 1, tablePrefix: prefix)
-        try SchemaMigrator.migrate(site, on: connection)
+        let scratch = try ScratchSite("doc")
+        defer { scratch.drop() }
+        let (connection, site) = (scratch.connection, scratch.site)
 
         let documented = try documentedColumns()
         #expect(Set(documented.keys) == Set(CloudChatTable.allCases.map(\.rawValue)), "docs/schema.md has a section per table")

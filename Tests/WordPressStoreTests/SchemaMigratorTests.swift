@@ -8,11 +8,9 @@ import Testing
 struct SchemaMigratorTests {
     /// A site with a fresh scratch prefix and WordPress's options table; dropped afterwards.
     private func withScratchSite(_ body: (WordPressSite, MariaDBConnection) throws -> Void) throws {
-        let connection = try TestDatabase.connect()
-        let prefix = TestDatabase.uniqueName("t") + "_"
-        try WordPressFixture.createOptionsTable(prefix: prefix, on: connection)
-        defer { try? WordPressFixture.dropTables(prefix: prefix, on: connection) }
-        try body(try WordPressSite(blogID: 1, tablePrefix: prefix), connection)
+        let scratch = try ScratchSite("t", migrated: false)
+        defer { scratch.drop() }
+        try body(scratch.site, scratch.connection)
     }
 
     private func tables(withPrefix prefix: String, on connection: MariaDBConnection) throws -> [String: (engine: String, collation: String)] {
@@ -89,12 +87,10 @@ struct SchemaMigratorTests {
     }
 
     @Test func concurrentRunsForOneSiteAreSerialised() async throws {
-        let setup = try TestDatabase.connect()
-        let prefix = TestDatabase.uniqueName("t") + "_"
-        try WordPressFixture.createOptionsTable(prefix: prefix, on: setup)
-        defer { try? WordPressFixture.dropTables(prefix: prefix, on: setup) }
+        let scratch = try ScratchSite("t", migrated: false)
+        defer { scratch.drop() }
         let pool = MariaDBPool(configuration: TestDatabase.configuration(), size: 3)
-        let site = try WordPressSite(blogID: 1, tablePrefix: prefix)
+        let site = scratch.site
         let outcomes = try await withThrowingTaskGroup(of: MigrationOutcome.self) { group in
             for _ in 0..<3 {
                 group.addTask { try await pool.withConnection { try SchemaMigrator.migrate(site, on: $0) } }
