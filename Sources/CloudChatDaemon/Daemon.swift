@@ -60,7 +60,7 @@ public enum Daemon {
         if configuration.webhookAppSecrets.isEmpty {
             logger.warning("no webhook_app_secret is configured: webhooks are answered 503 until one is (Meta retries them)")
         }
-        let http = WebhookHTTPServer.makeApplication(
+        let http = WebhookListener(
             configuration: configuration, writer: writer, pool: database.pool, logger: logger,
             onListening: { port in
                 logger.info("cloudchatd ready", metadata: [

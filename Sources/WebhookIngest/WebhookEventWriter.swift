@@ -38,10 +38,13 @@ public final class WebhookEventWriter: Service, Sendable {
         public init() {}
     }
 
+    /// Called once a body is committed (or could not be); may run on any thread.
+    public typealias Completion = @Sendable (Result<WebhookSiteRouter.Route, WebhookStoreError>) -> Void
+
     private struct Pending {
         var webhook: AcceptedWebhook
         var route: WebhookSiteRouter.Route
-        var continuation: CheckedContinuation<WebhookSiteRouter.Route, any Error>
+        var completion: Completion
     }
 
     private struct State {
@@ -90,20 +93,26 @@ public final class WebhookEventWriter: Service, Sendable {
     /// - Throws: ``WebhookStoreError`` when the writer is shutting down or the commit failed.
     @discardableResult
     public func store(_ webhook: AcceptedWebhook) async throws -> WebhookSiteRouter.Route {
-        let route = router.route(webhook.body)
-        return try await withCheckedThrowingContinuation { continuation in
-            let outcome: (wake: CheckedContinuation<Void, Never>?, refused: Bool) = state.withLock { state in
-                if state.isShuttingDown { return (nil, true) }
-                state.queue.append(Pending(webhook: webhook, route: route, continuation: continuation))
-                let wake = state.wakeUp
-                state.wakeUp = nil
-                return (wake, false)
-            }
-            if outcome.refused {
-                continuation.resume(throwing: WebhookStoreError(description: "the webhook writer is shutting down"))
-            }
-            outcome.wake?.resume()
+        try await withCheckedThrowingContinuation { continuation in
+            enqueue(webhook) { continuation.resume(with: $0) }
         }
+    }
+
+    /// Queues a webhook for the next commit and calls `completion` once it is
+    /// committed, without a task per request (for callers on an event loop).
+    public func enqueue(_ webhook: AcceptedWebhook, completion: @escaping Completion) {
+        let route = router.route(webhook.body)
+        let outcome: (wake: CheckedContinuation<Void, Never>?, refused: Bool) = state.withLock { state in
+            if state.isShuttingDown { return (nil, true) }
+            state.queue.append(Pending(webhook: webhook, route: route, completion: completion))
+            let wake = state.wakeUp
+            state.wakeUp = nil
+            return (wake, false)
+        }
+        if outcome.refused {
+            completion(.failure(WebhookStoreError(description: "the webhook writer is shutting down")))
+        }
+        outcome.wake?.resume()
     }
 
     /// Commits queued bodies until graceful shutdown; then commits what is left and returns.
@@ -187,7 +196,7 @@ public final class WebhookEventWriter: Service, Sendable {
                 $0.commits += 1
                 $0.largestCommit = max($0.largestCommit, batch.count)
             }
-            for pending in batch { pending.continuation.resume(returning: pending.route) }
+            for pending in batch { pending.completion(.success(pending.route)) }
         } catch {
             if let spool {
                 await spoolOrFail(batch, spool: spool, reason: error)
@@ -208,7 +217,7 @@ public final class WebhookEventWriter: Service, Sendable {
                     "count": "\(batch.count)", "error": "\(reason)",
                 ])
             }
-            for pending in batch { pending.continuation.resume(returning: pending.route) }
+            for pending in batch { pending.completion(.success(pending.route)) }
         } catch {
             fail(batch, because: "neither the database nor the spool took the webhook: \(error)")
         }
@@ -220,7 +229,7 @@ public final class WebhookEventWriter: Service, Sendable {
             "count": "\(batch.count)", "reason": "\(reason)",
         ])
         let failure = WebhookStoreError(description: reason)
-        for pending in batch { pending.continuation.resume(throwing: failure) }
+        for pending in batch { pending.completion(.failure(failure)) }
     }
 }
 
