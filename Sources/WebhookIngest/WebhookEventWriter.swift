@@ -181,14 +181,18 @@ public final class WebhookEventWriter: Service, Sendable {
                 .bytes(pending.webhook.body),
             ])
         }
-        let inserts = rowsBySite.map { site, rows in (site, rows) }
+        let inserts = try? rowsBySite.map { site, rows in
+            try SQLQuery.insert(into: site.table(.webhookEvents),
+                                columns: ["received_at", "phone_number_id", "signature_verified", "processing_state", "body"], rows: rows)
+        }
         do {
-            try await pool.withTransaction { connection in
-                for (site, rows) in inserts {
-                    try connection.execute(try SQLQuery.insert(
-                        into: site.table(.webhookEvents),
-                        columns: ["received_at", "phone_number_id", "signature_verified", "processing_state", "body"],
-                        rows: rows))
+            guard let inserts else { throw WebhookStoreError(description: "could not build the insert") }
+            if inserts.count == 1 {
+                // One multi-row INSERT is atomic on its own: one round trip, one fsync.
+                _ = try await pool.withConnection { try $0.execute(inserts[0]) }
+            } else {
+                try await pool.withTransaction { connection in
+                    for insert in inserts { try connection.execute(insert) }
                 }
             }
             statistics.withLock {
