@@ -212,6 +212,9 @@ public struct ConfigurationLoader: Sendable {
                 throw invalid("must be a number of bytes from 65536 to 67108864")
             }
             configuration.webhookMaxBodyBytes = bytes
+        case .webhookCommitTimeout:
+            guard let seconds = Int(value), (1...300).contains(seconds) else { throw invalid("must be a number of seconds from 1 to 300") }
+            configuration.webhookCommitTimeoutSeconds = seconds
         case .spoolDirectory:
             guard value.hasPrefix("/") || value.hasPrefix(".") else { throw invalid("must be a path") }
             configuration.spoolDirectory = value

@@ -55,8 +55,16 @@ public enum Daemon {
                 "error": "\(error)",
             ])
         }
-        let writer = WebhookEventWriter(pool: database.pool, router: router, spool: spool, logger: logger)
-        let drainer = spool.map { WebhookSpoolDrainer(spool: $0, pool: database.pool, sites: sites, logger: logger) }
+        // The writer has connections of its own with short timeouts: when the
+        // database hangs instead of refusing, webhooks reach the spool within
+        // seconds rather than after the default minute.
+        var writerDatabase = configuration.mariaDB
+        writerDatabase.connectTimeoutSeconds = 3
+        writerDatabase.readTimeoutSeconds = UInt32(configuration.webhookCommitTimeoutSeconds)
+        writerDatabase.writeTimeoutSeconds = UInt32(configuration.webhookCommitTimeoutSeconds)
+        let writerPool = MariaDBPool(configuration: writerDatabase, size: 2, logger: logger)
+        let writer = WebhookEventWriter(pool: writerPool, router: router, spool: spool, logger: logger)
+        let drainer = spool.map { WebhookSpoolDrainer(spool: $0, pool: writerPool, sites: sites, logger: logger) }
         if configuration.webhookAppSecrets.isEmpty {
             logger.warning("no webhook_app_secret is configured: webhooks are answered 503 until one is (Meta retries them)")
         }
@@ -72,12 +80,26 @@ public enum Daemon {
         // finish), then the writer (its queue is committed), the spool drainer,
         // the database last.
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: database), .init(service: routing)] + (drainer.map { [.init(service: $0)] } ?? [])
-                + [.init(service: writer), .init(service: http)],
+            services: [.init(service: database), .init(service: routing), .init(service: PoolService(pool: writerPool))]
+                + (drainer.map { [.init(service: $0)] } ?? []) + [.init(service: writer), .init(service: http)],
             gracefulShutdownSignals: shutdownSignals,
             logger: logger
         ))
         return Parts(group: group, pool: database.pool, writer: writer, spool: spool, sites: sites)
+    }
+}
+
+/// Closes a pool once the services after it in the group have stopped.
+final class PoolService: Service {
+    private let pool: MariaDBPool
+
+    init(pool: MariaDBPool) {
+        self.pool = pool
+    }
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await pool.shutdown()
     }
 }
 

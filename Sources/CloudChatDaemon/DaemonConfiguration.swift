@@ -44,6 +44,8 @@ public struct DaemonConfiguration: Sendable {
     public var webhookAppSecrets: [String] = []
     /// The largest webhook body accepted; Meta sends at most 3 MB.
     public var webhookMaxBodyBytes = 4 * 1024 * 1024
+    /// Seconds a webhook commit may take before the batch goes to the spool instead.
+    public var webhookCommitTimeoutSeconds = 10
     /// Where accepted webhooks wait, fsynced, while the database is unavailable.
     public var spoolDirectory = "/var/lib/cloudchat/spool"
 
@@ -77,6 +79,7 @@ public enum ConfigurationKey: String, CaseIterable, Sendable, Comparable {
     case webhookAppSecretFile = "webhook_app_secret_file"
     case webhookMaxBodyBytes = "webhook_max_body_bytes"
     case spoolDirectory = "spool_dir"
+    case webhookCommitTimeout = "webhook_commit_timeout"
 
     /// The environment variable, e.g. `CLOUDCHAT_DB_HOST`.
     public var environmentVariable: String { "CLOUDCHAT_" + rawValue.uppercased() }
@@ -105,6 +108,7 @@ public enum ConfigurationKey: String, CaseIterable, Sendable, Comparable {
         case .webhookAppSecretFile: "file holding the app secret(s), one per line"
         case .webhookMaxBodyBytes: "largest webhook body accepted, in bytes (default 4194304; Meta sends at most 3 MB)"
         case .spoolDirectory: "directory where webhooks wait, fsynced, while the database is down (default /var/lib/cloudchat/spool)"
+        case .webhookCommitTimeout: "seconds a webhook commit may take before the batch goes to the spool instead (default 10)"
         }
     }
 

@@ -147,3 +147,34 @@ struct WebhookSpoolDatabaseTests {
         }
     }
 }
+
+@Suite("Webhook writer against a hung database", .timeLimit(.minutes(2)))
+struct WebhookHungDatabaseTests {
+    @Test func aHungCommitFallsBackToTheSpoolWithinItsTimeout() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let scratch = try ScratchSite("hung")
+        defer { scratch.drop() }
+        var configuration = TestDatabase.configuration()
+        configuration.readTimeoutSeconds = 2
+        configuration.writeTimeoutSeconds = 2
+        let pool = MariaDBPool(configuration: configuration, size: 1)
+        let spool = try WebhookSpool(directory: directory.path + "/spool")
+        let writer = WebhookEventWriter(pool: pool, router: WebhookSiteRouter(sites: [scratch.site]), spool: spool, logger: .init(label: "test"))
+        let group = ServiceGroup(configuration: .init(services: [writer], logger: .init(label: "test")))
+        async let running: Void = group.run()
+
+        // Another session holds a write lock: inserts wait instead of failing.
+        let locker = try TestDatabase.connect()
+        try locker.execute(unsafeSQL: "LOCK TABLES \(scratch.site.table(.webhookEvents).quoted) WRITE")
+        // The lock is still held when this returns, so only the spool can have taken it.
+        try await writer.store(AcceptedWebhook(body: Array("during the hang".utf8)))
+        #expect(spool.pendingBatches == 1)
+        #expect(writer.currentStatistics.spooled == 1)
+        try locker.execute(unsafeSQL: "UNLOCK TABLES")
+
+        await group.triggerGracefulShutdown()
+        try await running
+        await pool.shutdown()
+    }
+}
