@@ -63,13 +63,26 @@ public enum Daemon {
         writerDatabase.readTimeoutSeconds = UInt32(configuration.webhookCommitTimeoutSeconds)
         writerDatabase.writeTimeoutSeconds = UInt32(configuration.webhookCommitTimeoutSeconds)
         let writerPool = MariaDBPool(configuration: writerDatabase, size: 2, logger: logger)
-        let writer = WebhookEventWriter(pool: writerPool, router: router, spool: spool, logger: logger)
+        // A statement larger than the server's max_allowed_packet can never be
+        // stored (and would block the spool), so batches and bodies are sized to fit.
+        let packet = try await database.pool.withConnection {
+            try $0.queryFirst("SELECT @@max_allowed_packet")?.decode(Int.self, at: 0) ?? 16 * 1024 * 1024
+        }
+        let (limits, storableBodyBytes) = WebhookEventWriter.Limits.fitting(maxAllowedPacket: packet, maxBodyBytes: configuration.webhookMaxBodyBytes)
+        var listenerConfiguration = configuration
+        if storableBodyBytes < configuration.webhookMaxBodyBytes {
+            logger.warning("the server's max_allowed_packet limits webhook bodies; raise it to 16M (see cloudchatd doctor)", metadata: [
+                "max_allowed_packet": "\(packet)", "largest_body": "\(storableBodyBytes)",
+            ])
+            listenerConfiguration.webhookMaxBodyBytes = storableBodyBytes
+        }
+        let writer = WebhookEventWriter(pool: writerPool, router: router, spool: spool, limits: limits, logger: logger)
         let drainer = spool.map { WebhookSpoolDrainer(spool: $0, pool: writerPool, sites: sites, logger: logger) }
         if configuration.webhookAppSecrets.isEmpty {
             logger.warning("no webhook_app_secret is configured: webhooks are answered 503 until one is (Meta retries them)")
         }
         let http = WebhookListener(
-            configuration: configuration, writer: writer, pool: database.pool, logger: logger,
+            configuration: listenerConfiguration, writer: writer, pool: database.pool, logger: logger,
             onListening: { port in
                 logger.info("cloudchatd ready", metadata: [
                     "version": "\(CloudChatVersion.current)", "http": "\(configuration.httpHost):\(port)",

@@ -207,7 +207,8 @@ final class WebhookRequestHandler: ChannelInboundHandler, RemovableChannelHandle
         context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: text)))), promise: nil)
         let written = context.writeAndFlushPromise(wrapOutboundOut(.end(nil)))
         if !keepAlive {
-            written.whenComplete { _ in context.close(promise: nil) }
+            let channel = context.channel
+            written.whenComplete { _ in channel.close(promise: nil) }
         }
     }
 }

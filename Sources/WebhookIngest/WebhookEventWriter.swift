@@ -36,6 +36,17 @@ public final class WebhookEventWriter: Service, Sendable {
 
         /// The defaults.
         public init() {}
+
+        /// Limits that fit the server: one commit's statement, with its row overhead,
+        /// stays below `max_allowed_packet`.
+        /// - Returns: the limits, and the largest body that can be stored at all.
+        public static func fitting(maxAllowedPacket packet: Int, maxBodyBytes: Int) -> (limits: Limits, maxBodyBytes: Int) {
+            // Room for the statement text and each row's other columns.
+            let usable = max(64 * 1024, packet - 256 * 1024)
+            var limits = Limits()
+            limits.maxBytes = min(limits.maxBytes, usable)
+            return (limits, min(maxBodyBytes, usable))
+        }
     }
 
     /// Called once a body is committed (or could not be); may run on any thread.

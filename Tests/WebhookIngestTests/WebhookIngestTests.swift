@@ -158,3 +158,15 @@ struct WebhookEventWriterTests {
         }
     }
 }
+
+@Suite("Webhook writer limits")
+struct WebhookWriterLimitsTests {
+    @Test func commitsAndBodiesFitTheServersPacket() {
+        let roomy = WebhookEventWriter.Limits.fitting(maxAllowedPacket: 64 * 1024 * 1024, maxBodyBytes: 4 * 1024 * 1024)
+        #expect(roomy.limits.maxBytes == 8 * 1024 * 1024)
+        #expect(roomy.maxBodyBytes == 4 * 1024 * 1024)
+        let tight = WebhookEventWriter.Limits.fitting(maxAllowedPacket: 4 * 1024 * 1024, maxBodyBytes: 4 * 1024 * 1024)
+        #expect(tight.limits.maxBytes < 4 * 1024 * 1024)
+        #expect(tight.maxBodyBytes == tight.limits.maxBytes, "a body that fits alone also fits a commit")
+    }
+}
