@@ -1,8 +1,5 @@
 import CloudChatCrypto
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import MariaDB
 import Synchronization
 import TestSupport
@@ -33,20 +30,18 @@ struct CrashSafetyTests {
 
         // Eight senders post unique signed bodies as fast as they are answered…
         let acknowledged = Acknowledged()
-        let session = URLSession(configuration: .ephemeral)
         let senders = (0..<8).map { sender in
             Task {
                 var sequence = 0
                 while true {
                     sequence += 1
                     let body = #"{"object":"whatsapp_business_account","sender":\#(sender),"n":\#(sequence)}"#
-                    var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/webhook")!)
-                    request.httpMethod = "POST"
-                    request.httpBody = Data(body.utf8)
-                    request.setValue(HMACSHA256.signatureHeader(for: Array(body.utf8), secret: "crash-secret"), forHTTPHeaderField: "X-Hub-Signature-256")
+                    let signature = HMACSHA256.signatureHeader(for: Array(body.utf8), secret: "crash-secret")
                     acknowledged.attempts.add(1, ordering: .relaxed)
-                    guard let (_, response) = try? await session.data(for: request) else { return }
-                    if (response as? HTTPURLResponse)?.statusCode == 200 {
+                    guard let response = try? await LoopbackHTTPClient.send(
+                        "POST", port: port, path: "/webhook", body: Array(body.utf8), headers: ["X-Hub-Signature-256": signature]
+                    ) else { return }
+                    if response.status == 200 {
                         acknowledged.bodies.withLock { _ = $0.insert(body) }
                     }
                 }
