@@ -53,13 +53,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Webhook intake: signature check, site routing, durable group commit.
+        // Webhook intake: signature check, site routing, durable group commit,
+        // and processing of stored events into contacts, conversations, messages and statuses.
         .target(
             name: "WebhookIngest",
             dependencies: [
                 "MariaDB",
                 "WordPressStore",
                 "CloudChatCrypto",
+                "WhatsAppCloudAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -119,7 +121,7 @@ let package = Package(
         .testTarget(name: "CloudChatCryptoTests", dependencies: ["CloudChatCrypto"]),
         .testTarget(name: "WhatsAppCloudAPITests", dependencies: ["WhatsAppCloudAPI"]),
         .testTarget(name: "WordPressStoreTests", dependencies: ["WordPressStore", "TestSupport"]),
-        .testTarget(name: "WebhookIngestTests", dependencies: ["WebhookIngest", "TestSupport", "CloudChatCrypto"]),
+        .testTarget(name: "WebhookIngestTests", dependencies: ["WebhookIngest", "TestSupport", "CloudChatCrypto", "WhatsAppCloudAPI"]),
         .testTarget(name: "CloudChatDaemonTests", dependencies: ["CloudChatDaemon", "TestSupport", "CloudChatCrypto"]),
     ]
 )

@@ -103,6 +103,8 @@ public struct MessagesValue: Sendable, Decodable {
     public let statuses: [MessageStatus]
     /// System, app or account errors with no message attached.
     public let errors: [WebhookError]
+    /// Items that could not be read, as `messages[2]` or `statuses[0]`; the others are still here.
+    public let unreadableItems: [String]
 
     /// `metadata`.
     public struct Metadata: Sendable, Decodable, Equatable {
@@ -121,10 +123,33 @@ public struct MessagesValue: Sendable, Decodable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         metadata = try container.decode(Metadata.self, forKey: .metadata)
-        contacts = try container.decodeIfPresent([WebhookContact].self, forKey: .contacts) ?? []
-        messages = try container.decodeIfPresent([InboundMessage].self, forKey: .messages) ?? []
-        statuses = try container.decodeIfPresent([MessageStatus].self, forKey: .statuses) ?? []
-        errors = try container.decodeIfPresent([WebhookError].self, forKey: .errors) ?? []
+        // One malformed item must not hide its neighbours: each is decoded on its own.
+        var unreadable: [String] = []
+        func items<T: Decodable>(_ key: CodingKeys) -> [T] {
+            guard let list = try? container.decodeIfPresent([Lossy<T>].self, forKey: key) else {
+                if container.contains(key) { unreadable.append(key.stringValue) }
+                return []
+            }
+            var decoded: [T] = []
+            for (index, item) in list.enumerated() {
+                if let value = item.value { decoded.append(value) } else { unreadable.append("\(key.stringValue)[\(index)]") }
+            }
+            return decoded
+        }
+        contacts = items(.contacts)
+        messages = items(.messages)
+        statuses = items(.statuses)
+        errors = items(.errors)
+        unreadableItems = unreadable
+    }
+}
+
+/// Decodes one element of a list, or remembers that it could not.
+private struct Lossy<T: Decodable>: Decodable {
+    let value: T?
+
+    init(from decoder: any Decoder) throws {
+        value = try? T(from: decoder)
     }
 }
 

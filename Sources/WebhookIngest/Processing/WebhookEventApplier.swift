@@ -1,0 +1,737 @@
+import Foundation
+import MariaDB
+import WhatsAppCloudAPI
+import WordPressStore
+
+/// One raw row of `cloudchat_webhook_events`, as the processor reads it.
+public struct StoredWebhookEvent: Sendable {
+    public let id: UInt64
+    public let receivedAt: Date
+    public let signatureVerified: Bool
+    public let body: [UInt8]
+
+    public init(id: UInt64, receivedAt: Date, signatureVerified: Bool, body: [UInt8]) {
+        self.id = id
+        self.receivedAt = receivedAt
+        self.signatureVerified = signatureVerified
+        self.body = body
+    }
+}
+
+/// How processing one raw event ended: the row's new `processing_state` and,
+/// where there is one, its `processing_error` (never quoting the body).
+public struct ProcessingOutcome: Sendable, Equatable {
+    public let state: String
+    public let error: String?
+
+    static let processed = ProcessingOutcome(state: "processed", error: nil)
+    static let rejected = ProcessingOutcome(state: "rejected", error: "the signature was not verified")
+    static func invalid(_ reason: String) -> ProcessingOutcome { ProcessingOutcome(state: "invalid", error: reason) }
+}
+
+/// Turns raw webhook events into contacts, conversations, messages, statuses,
+/// template and account updates, following docs/schema.md §6.1–6.4.
+///
+/// It runs inside the caller's transaction on one connection. Every write is
+/// idempotent (`INSERT IGNORE` on Meta's ids, upserts, rank-guarded updates),
+/// so applying the same event twice, or replaying old events, yields the same
+/// state. Conversation counters are gathered over the whole batch and written
+/// once per conversation by ``finish()``.
+struct WebhookEventApplier {
+    private let site: WordPressSite
+    private let connection: MariaDBConnection
+    private let now: Date
+    private var accounts: AccountDirectory
+    private var contactIDs: [ContactKey: UInt64] = [:]
+    private var conversations: [ConversationKey: ConversationDelta] = [:]
+
+    init(site: WordPressSite, connection: MariaDBConnection, now: Date = Date()) throws {
+        self.site = site
+        self.connection = connection
+        self.now = now
+        self.accounts = try AccountDirectory.load(site: site, on: connection)
+    }
+
+    // MARK: Events
+
+    /// Applies one raw event; throws only on database errors (the caller rolls back).
+    mutating func apply(_ event: StoredWebhookEvent) throws -> ProcessingOutcome {
+        guard event.signatureVerified else { return .rejected }
+        let notification: WebhookNotification
+        do {
+            notification = try WebhookNotification.decode(event.body)
+        } catch {
+            return .invalid(Self.describe(error))
+        }
+        guard notification.object == "whatsapp_business_account" else {
+            return .invalid("not a WhatsApp Business Account notification (object is not whatsapp_business_account)")
+        }
+        var problems: [String] = []
+        var appliedChanges = 0
+        var unownedNumbers = 0
+        for (entryIndex, entry) in notification.entries.enumerated() {
+            for (changeIndex, change) in entry.changes.enumerated() {
+                let path = "entry[\(entryIndex)].changes[\(changeIndex)]"
+                switch try applyChange(change, entry: entry, event: event, path: path, problems: &problems) {
+                case .applied: appliedChanges += 1
+                case .unownedNumber: unownedNumbers += 1
+                }
+            }
+        }
+        if unownedNumbers > 0 && appliedChanges == 0 {
+            return ProcessingOutcome(state: "unrouted", error: "no account of this site has the phone_number_id")
+        }
+        if unownedNumbers > 0 {
+            problems.append("\(unownedNumbers) change(s) for a phone_number_id no account of this site has")
+        }
+        if problems.isEmpty { return .processed }
+        return ProcessingOutcome(state: "partial", error: Self.joined(problems))
+    }
+
+    /// Writes the conversation updates gathered over the batch.
+    mutating func finish() throws {
+        // A stable order, so concurrent writers (the bridge) lock rows in the same order.
+        for (key, delta) in conversations.sorted(by: { $0.key < $1.key }) {
+            try connection.execute("""
+                INSERT INTO \(site.table(.conversations))
+                    (account_id, contact_id, state, unread_count, last_message_id, last_message_at, last_inbound_at, created_at, updated_at)
+                VALUES (\(key.accountID), \(key.contactID), 'open', \(delta.unread), \(delta.lastMessageID), \(delta.lastMessageAt),
+                        \(delta.lastInboundAt), \(now), \(now))
+                ON DUPLICATE KEY UPDATE
+                    last_message_id = IF(VALUES(last_message_at) IS NOT NULL
+                                         AND (last_message_at IS NULL OR VALUES(last_message_at) >= last_message_at),
+                                         VALUES(last_message_id), last_message_id),
+                    last_message_at = GREATEST(COALESCE(last_message_at, VALUES(last_message_at)), COALESCE(VALUES(last_message_at), last_message_at)),
+                    last_inbound_at = GREATEST(COALESCE(last_inbound_at, VALUES(last_inbound_at)), COALESCE(VALUES(last_inbound_at), last_inbound_at)),
+                    state = IF(VALUES(unread_count) > 0, 'open', state),
+                    unread_count = unread_count + VALUES(unread_count),
+                    updated_at = VALUES(updated_at)
+                """)
+        }
+        conversations.removeAll()
+    }
+
+    private enum ChangeResult { case applied, unownedNumber }
+
+    private mutating func applyChange(_ change: WebhookChange, entry: WebhookEntry, event: StoredWebhookEvent, path: String,
+                                      problems: inout [String]) throws -> ChangeResult {
+        let entryTime = entry.time.map { Date(timeIntervalSince1970: TimeInterval($0)) } ?? event.receivedAt
+        switch change.value {
+        case .messages(let value):
+            guard let account = accounts.account(phoneNumberID: value.metadata.phoneNumberID) else { return .unownedNumber }
+            try applyMessages(value, account: account, event: event, path: path + ".value", problems: &problems)
+        case .templateStatus(let update):
+            try applyTemplateStatus(update, wabaID: entry.id, at: entryTime, path: path, problems: &problems)
+        case .templateQuality(let update):
+            try applyTemplateQuality(update, wabaID: entry.id, at: entryTime, path: path, problems: &problems)
+        case .templateCategory(let update):
+            try applyTemplateCategory(update, wabaID: entry.id, at: entryTime, path: path, problems: &problems)
+        case .phoneNumberQuality(let update):
+            try applyPhoneNumberQuality(update, wabaID: entry.id, at: entryTime)
+        case .accountUpdate(let update):
+            try applyAccountUpdate(update, wabaID: entry.id, at: entryTime)
+        case .userPreferences(let preferences):
+            try applyUserPreferences(preferences, wabaID: entry.id, event: event, path: path + ".value.user_preferences", problems: &problems)
+        case .other:
+            // Stored and deliberately ignored: fields this product does not act on.
+            break
+        }
+        return .applied
+    }
+
+    // MARK: messages field
+
+    private mutating func applyMessages(_ value: MessagesValue, account: AccountDirectory.Account, event: StoredWebhookEvent,
+                                        path: String, problems: inout [String]) throws {
+        for item in value.unreadableItems { problems.append("\(path).\(item): not a readable item") }
+        for (index, message) in value.messages.enumerated() {
+            if let problem = try applyInbound(message, contacts: value.contacts, account: account, event: event) {
+                problems.append("\(path).messages[\(index)]: \(problem)")
+            }
+        }
+        for (index, status) in value.statuses.enumerated() {
+            if let problem = try applyStatus(status, account: account, event: event) {
+                problems.append("\(path).statuses[\(index)]: \(problem)")
+            }
+        }
+        if let error = value.errors.first {
+            try connection.execute("""
+                UPDATE \(site.table(.accounts))
+                   SET last_error_code = \(error.code), last_error_details = \(Self.clipped(error.details ?? error.title, to: 1024)),
+                       last_error_at = \(event.receivedAt), updated_at = \(now)
+                 WHERE id = \(account.id) AND (last_error_at IS NULL OR last_error_at <= \(event.receivedAt))
+                """)
+        }
+    }
+
+    /// Applies one inbound message; returns why it could not be applied, or nil.
+    private mutating func applyInbound(_ message: InboundMessage, contacts: [WebhookContact], account: AccountDirectory.Account,
+                                       event: StoredWebhookEvent) throws -> String? {
+        guard let wamid = Self.metaID(message.id, maxLength: 255) else { return "the message id is not a valid wamid" }
+        let profile = contacts.first { ($0.waID != nil && $0.waID == message.from) || ($0.userID != nil && $0.userID == message.fromUserID) }
+            ?? (contacts.count == 1 ? contacts[0] : nil)
+        let identity = ContactIdentity(waID: message.from ?? profile?.waID, userID: message.fromUserID ?? profile?.userID,
+                                       parentUserID: profile?.parentUserID, profileName: profile?.profileName, username: profile?.username)
+        guard let contactID = try upsertContact(identity, accountID: account.id, source: "inbound") else {
+            return "the sender has neither a valid wa_id nor a user_id"
+        }
+        let messageAt = Self.wholeSeconds(message.timestamp) ?? event.receivedAt
+        let fields = InboundFields(message)
+        var mediaID: UInt64?
+        if let media = fields.media, let metaMediaID = Self.metaID(media.id, maxLength: 64) {
+            mediaID = try insertMedia(media, metaMediaID: metaMediaID, accountID: account.id, contactID: contactID, receivedAt: messageAt)
+        }
+        let error = message.errors.first
+        let inserted = try connection.execute("""
+            INSERT IGNORE INTO \(site.table(.messages))
+                (account_id, contact_id, wamid, direction, type, source, body, payload_json, context_wamid, target_wamid, forwarded,
+                 referral_json, media_id, status, message_at, error_code, error_details, webhook_event_id, created_at, updated_at)
+            VALUES (\(account.id), \(contactID), \(wamid), 'inbound', \(Self.messageType(message.type)), 'customer', \(fields.body),
+                    \(message.raw.jsonText), \(Self.metaID(message.context?.id, maxLength: 255)), \(Self.metaID(fields.targetWamid, maxLength: 255)),
+                    \(fields.forwarded(message.context)), \(Self.referralJSON(message)), \(mediaID), 'received', \(messageAt),
+                    \(error?.code), \(error.flatMap { $0.details ?? $0.title }), \(event.id), \(now), \(now))
+            """)
+        guard inserted.affectedRows == 1 else { return nil }  // seen before: a duplicate delivery or a replay
+
+        // Effects on other rows happen once, with the message's first insert.
+        switch message.content {
+        case .edit(let original, _):
+            try stamp("edited_at", on: original, at: messageAt)
+        case .revoke(let original):
+            try stamp("revoked_at", on: original, at: messageAt)
+        case .system(_, let newWaID, let kind) where kind == "user_changed_number":
+            if let newWaID, Self.isWaID(newWaID) { try changeNumber(of: contactID, to: newWaID, accountID: account.id) }
+        default:
+            break
+        }
+        let key = ConversationKey(accountID: account.id, contactID: contactID)
+        conversations[key, default: ConversationDelta()].add(
+            messageID: inserted.lastInsertID, at: messageAt, countsAsUnread: fields.countsAsUnread)
+        return nil
+    }
+
+    private func stamp(_ column: String, on wamid: String, at time: Date) throws {
+        guard let wamid = Self.metaID(wamid, maxLength: 255) else { return }
+        let column = try SQLIdentifier(column)
+        try connection.execute("""
+            UPDATE \(site.table(.messages)) SET \(column) = GREATEST(COALESCE(\(column), \(time)), \(time)), updated_at = \(now)
+             WHERE wamid = \(wamid)
+            """)
+    }
+
+    private func insertMedia(_ media: InboundMessage.Media, metaMediaID: String, accountID: UInt64, contactID: UInt64, receivedAt: Date) throws -> UInt64 {
+        // Meta keeps inbound media for 7 days after receipt.
+        let expires = receivedAt.addingTimeInterval(7 * 24 * 3600)
+        let result = try connection.execute("""
+            INSERT INTO \(site.table(.media))
+                (account_id, contact_id, direction, meta_media_id, meta_media_expires_at, download_url, mime_type, sha256, file_name,
+                 state, next_attempt_at, created_at, updated_at)
+            VALUES (\(accountID), \(contactID), 'inbound', \(metaMediaID), \(expires), \(media.url), \(Self.ascii(media.mimeType, maxLength: 127)),
+                    \(Self.ascii(media.sha256, maxLength: 88)), \(Self.clipped(media.filename, to: 255)), 'pending', \(now), \(now), \(now))
+            ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id)
+            """)
+        return result.lastInsertID
+    }
+
+    // MARK: Statuses (§6.2)
+
+    private mutating func applyStatus(_ status: MessageStatus, account: AccountDirectory.Account, event: StoredWebhookEvent) throws -> String? {
+        guard let wamid = Self.metaID(status.id, maxLength: 255) else { return "the status names no valid wamid" }
+        guard let statusValue = Self.ascii(status.state.rawValue, maxLength: 32) else { return "the status value is not readable" }
+        let statusAt = Self.wholeSeconds(status.timestamp) ?? event.receivedAt
+        let known = try connection.queryFirst("SELECT contact_id FROM \(site.table(.messages)) WHERE wamid = \(wamid)")
+        var contactID = try known?.decode(UInt64.self, at: 0)
+        if contactID == nil {
+            let identity = ContactIdentity(waID: status.recipientID, userID: status.recipientUserID)
+            contactID = try upsertContact(identity, accountID: account.id, source: "status")
+        }
+        let error = status.errors.first
+        let errorsJSON = status.raw["errors"]?.jsonText
+        let pricingJSON = status.raw["pricing"]?.jsonText
+        try connection.execute("""
+            INSERT IGNORE INTO \(site.table(.statusEvents))
+                (account_id, contact_id, wamid, status, status_at, biz_opaque_callback_data, error_code, errors_json, pricing_json,
+                 conversation_json, webhook_event_id, created_at)
+            VALUES (\(account.id), \(contactID), \(wamid), \(statusValue), \(statusAt), \(Self.clipped(status.callbackData, to: 512)),
+                    \(error?.code), \(errorsJSON), \(pricingJSON), \(status.conversation?.jsonText), \(event.id), \(now))
+            """)
+        let pricingType = Self.ascii(status.pricing?.type, maxLength: 32)
+        let pricingCategory = Self.ascii(status.pricing?.category, maxLength: 32)
+        var matched = false
+        if let rank = status.state.rank {
+            // The status moves forward only; `<status>_at` is filled even when it does not.
+            let timeColumn = try SQLIdentifier(statusValue + "_at")
+            let failed = status.state == .failed
+            let advanced = try connection.execute("""
+                UPDATE \(site.table(.messages))
+                   SET status = \(statusValue), status_at = \(statusAt), \(timeColumn) = COALESCE(\(timeColumn), \(statusAt)),
+                       error_code = IF(\(failed), \(error?.code), error_code),
+                       error_details = IF(\(failed), \(error.flatMap { $0.details ?? $0.title }), error_details),
+                       pricing_type = COALESCE(\(pricingType), pricing_type), pricing_category = COALESCE(\(pricingCategory), pricing_category),
+                       updated_at = \(now)
+                 WHERE wamid = \(wamid) AND status_rank < \(rank)
+                """)
+            matched = advanced.affectedRows > 0
+            if !matched {
+                let filled = try connection.execute("""
+                    UPDATE \(site.table(.messages))
+                       SET \(timeColumn) = COALESCE(\(timeColumn), \(statusAt)),
+                           pricing_type = COALESCE(\(pricingType), pricing_type), pricing_category = COALESCE(\(pricingCategory), pricing_category),
+                           updated_at = \(now)
+                     WHERE wamid = \(wamid)
+                    """)
+                matched = filled.affectedRows > 0
+            }
+        } else {
+            matched = known != nil
+        }
+        if matched {
+            try connection.execute("""
+                UPDATE \(site.table(.statusEvents)) SET applied_at = \(now)
+                 WHERE wamid = \(wamid) AND status = \(statusValue) AND applied_at IS NULL
+                """)
+        }
+        // The user turned off marketing messages: that is an opt-out (§6.4).
+        if status.state == .failed, status.errors.contains(where: { $0.code == 131050 }), let contactID {
+            try recordConsent(contactID: contactID, accountID: account.id, event: "opted_out", source: "meta_error_131050",
+                              detail: "error 131050", wamid: wamid, webhookEventID: event.id, at: statusAt)
+        }
+        return contactID == nil ? "the status names no recipient; kept without a contact" : nil
+    }
+
+    // MARK: Templates, account, preferences
+
+    private func applyTemplateStatus(_ update: TemplateStatusUpdate, wabaID: String, at time: Date, path: String, problems: inout [String]) throws {
+        guard let status = Self.ascii(update.event, maxLength: 32) else {
+            problems.append("\(path): the template status is not readable")
+            return
+        }
+        try upsertTemplate(wabaID: wabaID, templateID: update.templateID, name: update.templateName, language: update.language,
+                           category: Self.ascii(update.category, maxLength: 32), status: status, path: path, problems: &problems,
+                           assignments: """
+                               status = IF(status_updated_at IS NULL OR status_updated_at <= \(time), \(status), status),
+                               status_reason = IF(status_updated_at IS NULL OR status_updated_at <= \(time), \(Self.statusReason(update.reason)), status_reason),
+                               status_updated_at = GREATEST(COALESCE(status_updated_at, \(time)), \(time))
+                               """)
+    }
+
+    private func applyTemplateQuality(_ update: TemplateQualityUpdate, wabaID: String, at time: Date, path: String, problems: inout [String]) throws {
+        let score = Self.ascii(update.newQualityScore, maxLength: 16)
+        try upsertTemplate(wabaID: wabaID, templateID: update.templateID, name: update.templateName, language: update.language,
+                           category: nil, status: nil, path: path, problems: &problems,
+                           assignments: """
+                               quality_score = IF(quality_updated_at IS NULL OR quality_updated_at <= \(time), \(score), quality_score),
+                               quality_updated_at = GREATEST(COALESCE(quality_updated_at, \(time)), \(time))
+                               """)
+    }
+
+    private func applyTemplateCategory(_ update: TemplateCategoryUpdate, wabaID: String, at time: Date, path: String, problems: inout [String]) throws {
+        guard let category = Self.ascii(update.newCategory ?? update.correctCategory, maxLength: 32) else { return }
+        let previous = Self.ascii(update.previousCategory, maxLength: 32)
+        try upsertTemplate(wabaID: wabaID, templateID: update.templateID, name: update.templateName, language: update.language,
+                           category: category, status: nil, path: path, problems: &problems,
+                           assignments: """
+                               previous_category = IF(category <=> \(category), previous_category, COALESCE(\(previous), category)),
+                               category = \(category)
+                               """)
+    }
+
+    /// Updates a template by Meta id, or creates its row (by name and language) when the sync has not listed it yet.
+    private func upsertTemplate(wabaID: String, templateID: Int64?, name: String?, language: String?, category: String?, status: String?,
+                                path: String, problems: inout [String], assignments: SQLQuery) throws {
+        guard let wabaID = Self.metaID(wabaID, maxLength: 32) else {
+            problems.append("\(path): the entry id is not a WABA id")
+            return
+        }
+        let metaTemplateID = templateID.map(String.init)
+        if let metaTemplateID {
+            let updated = try connection.execute("""
+                UPDATE \(site.table(.templates)) SET \(assignments), updated_at = \(now)
+                 WHERE meta_template_id = \(metaTemplateID) AND waba_id = \(wabaID)
+                """)
+            if updated.affectedRows > 0 { return }
+        }
+        guard let name = Self.ascii(name, maxLength: 512), let language = Self.ascii(language, maxLength: 16) else {
+            problems.append("\(path): a template this site has not synced, named without name and language")
+            return
+        }
+        // The full sync fills in the components; until then the row says what the webhook said.
+        try connection.execute("""
+            INSERT INTO \(site.table(.templates))
+                (waba_id, meta_template_id, name, language, category, status, components_json, created_at, updated_at)
+            VALUES (\(wabaID), \(metaTemplateID), \(name), \(language), \(category), \(status ?? "PENDING"), '[]', \(now), \(now))
+            ON DUPLICATE KEY UPDATE meta_template_id = COALESCE(VALUES(meta_template_id), meta_template_id)
+            """)
+        try connection.execute("""
+            UPDATE \(site.table(.templates)) SET \(assignments), updated_at = \(now)
+             WHERE waba_id = \(wabaID) AND name = \(name) AND language = \(language)
+            """)
+    }
+
+    private func applyPhoneNumberQuality(_ update: PhoneNumberQualityUpdate, wabaID: String, at time: Date) throws {
+        let tier = Self.ascii(update.maxDailyConversationsPerBusiness ?? update.currentLimit, maxLength: 32)
+        let throughput: String? = update.event == "THROUGHPUT_UPGRADE" ? "HIGH" : nil
+        var numberFilter: SQLQuery = ""
+        if let display = update.displayPhoneNumber.map(Self.digits), !display.isEmpty {
+            numberFilter = "AND display_phone_number = \(display)"
+        }
+        try connection.execute("""
+            UPDATE \(site.table(.accounts))
+               SET messaging_limit_tier = COALESCE(\(tier), messaging_limit_tier),
+                   throughput_level = COALESCE(\(throughput), throughput_level),
+                   limits_updated_at = \(time), updated_at = \(now)
+             WHERE waba_id = \(wabaID) \(numberFilter) AND (limits_updated_at IS NULL OR limits_updated_at <= \(time))
+            """)
+    }
+
+    private func applyAccountUpdate(_ update: AccountUpdate, wabaID: String, at time: Date) throws {
+        guard let event = Self.ascii(update.event, maxLength: 64) else { return }
+        var numberFilter: SQLQuery = ""
+        if let number = update.phoneNumber.map(Self.digits), !number.isEmpty {
+            numberFilter = "AND display_phone_number = \(number)"
+        }
+        try connection.execute("""
+            UPDATE \(site.table(.accounts)) SET account_event = \(event), account_event_at = \(time), updated_at = \(now)
+             WHERE waba_id = \(wabaID) \(numberFilter) AND (account_event_at IS NULL OR account_event_at <= \(time))
+            """)
+    }
+
+    private mutating func applyUserPreferences(_ preferences: [UserPreference], wabaID: String, event: StoredWebhookEvent, path: String,
+                                               problems: inout [String]) throws {
+        let accountIDs = accounts.accounts(wabaID: wabaID)
+        guard !accountIDs.isEmpty else {
+            problems.append("\(path): no account of this site is in the WABA")
+            return
+        }
+        for (index, preference) in preferences.enumerated() {
+            let consentEvent: String
+            switch preference.value {
+            case "stop": consentEvent = "opted_out"
+            case "resume": consentEvent = "opted_in"
+            default:
+                problems.append("\(path)[\(index)]: unknown preference value")
+                continue
+            }
+            let at = Self.wholeSeconds(preference.timestamp) ?? event.receivedAt
+            let identity = ContactIdentity(waID: preference.waID, userID: preference.userID)
+            // A WABA-level event: the user is a contact of each of the WABA's numbers here.
+            for accountID in accountIDs {
+                guard let contactID = try existingContact(identity, accountID: accountID) else { continue }
+                try recordConsent(contactID: contactID, accountID: accountID, event: consentEvent, source: "meta_user_preferences",
+                                  detail: Self.clipped(preference.category, to: 255), wamid: nil, webhookEventID: event.id, at: at)
+            }
+        }
+    }
+
+    /// Records a consent change and applies it unless a newer change is already in force (§6.4).
+    private func recordConsent(contactID: UInt64, accountID: UInt64, event: String, source: String, detail: String?, wamid: String?,
+                               webhookEventID: UInt64, at time: Date) throws {
+        try connection.execute("""
+            INSERT IGNORE INTO \(site.table(.consentEvents))
+                (account_id, contact_id, event, source, detail, wamid, webhook_event_id, occurred_at, created_at)
+            VALUES (\(accountID), \(contactID), \(event), \(source), \(detail), \(wamid), \(webhookEventID), \(time), \(now))
+            """)
+        try connection.execute("""
+            UPDATE \(site.table(.contacts))
+               SET consent_state = \(event), consent_source = \(source), consent_changed_at = \(time), updated_at = \(now)
+             WHERE id = \(contactID) AND (consent_changed_at IS NULL OR consent_changed_at <= \(time))
+            """)
+    }
+
+    // MARK: Contacts (§5.3)
+
+    /// Finds or creates the contact, fills in identity and profile; nil when the identity is not usable.
+    private mutating func upsertContact(_ identity: ContactIdentity, accountID: UInt64, source: String) throws -> UInt64? {
+        let waID = identity.waID.flatMap { Self.isWaID($0) ? $0 : nil }
+        let userID = Self.ascii(identity.userID, maxLength: 160)
+        guard waID != nil || userID != nil else { return nil }
+        let key = ContactKey(accountID: accountID, waID: waID, userID: userID)
+        if let cached = contactIDs[key], identity.profileName == nil, identity.username == nil { return cached }
+
+        let existing = try connection.query("""
+            SELECT id FROM \(site.table(.contacts))
+             WHERE account_id = \(accountID) AND (wa_id = \(waID) OR user_id = \(userID)) ORDER BY id
+            """).map { try $0.decode(UInt64.self, at: 0) }
+        let contactID: UInt64
+        switch existing.count {
+        case 0:
+            let inserted = try connection.execute("""
+                INSERT INTO \(site.table(.contacts))
+                    (account_id, wa_id, user_id, parent_user_id, username, profile_name, source, created_at, updated_at)
+                VALUES (\(accountID), \(waID), \(userID), \(Self.ascii(identity.parentUserID, maxLength: 160)),
+                        \(Self.clipped(identity.username, to: 100)), \(Self.clipped(identity.profileName, to: 255)), \(source), \(now), \(now))
+                ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id)
+                """)
+            contactID = inserted.lastInsertID
+        case 1:
+            contactID = existing[0]
+        default:
+            // The same person known by phone in one row and by BSUID in another: keep the older row.
+            contactID = existing[0]
+            for duplicate in existing.dropFirst() { try merge(duplicate, into: contactID) }
+        }
+        try connection.execute("""
+            UPDATE \(site.table(.contacts))
+               SET wa_id = COALESCE(wa_id, \(waID)), user_id = COALESCE(user_id, \(userID)),
+                   parent_user_id = COALESCE(\(Self.ascii(identity.parentUserID, maxLength: 160)), parent_user_id),
+                   username = COALESCE(\(Self.clipped(identity.username, to: 100)), username),
+                   profile_name = COALESCE(\(Self.clipped(identity.profileName, to: 255)), profile_name), updated_at = \(now)
+             WHERE id = \(contactID)
+            """)
+        contactIDs[key] = contactID
+        return contactID
+    }
+
+    private func existingContact(_ identity: ContactIdentity, accountID: UInt64) throws -> UInt64? {
+        let waID = identity.waID.flatMap { Self.isWaID($0) ? $0 : nil }
+        let userID = Self.ascii(identity.userID, maxLength: 160)
+        guard waID != nil || userID != nil else { return nil }
+        return try connection.queryFirst("""
+            SELECT id FROM \(site.table(.contacts)) WHERE account_id = \(accountID) AND (wa_id = \(waID) OR user_id = \(userID)) ORDER BY id LIMIT 1
+            """)?.decode(UInt64.self, at: 0)
+    }
+
+    /// `user_changed_number`: the contact's `wa_id` becomes the new one, merging with a row that already has it.
+    private mutating func changeNumber(of contactID: UInt64, to newWaID: String, accountID: UInt64) throws {
+        if let other = try connection.queryFirst("""
+            SELECT id FROM \(site.table(.contacts)) WHERE account_id = \(accountID) AND wa_id = \(newWaID)
+            """)?.decode(UInt64.self, at: 0), other != contactID {
+            let (kept, removed) = (min(other, contactID), max(other, contactID))
+            try merge(removed, into: kept)
+            if kept != contactID { return }
+        }
+        try connection.execute("UPDATE \(site.table(.contacts)) SET wa_id = \(newWaID), updated_at = \(now) WHERE id = \(contactID)")
+        contactIDs = contactIDs.filter { $0.value != contactID }
+    }
+
+    /// Moves everything of contact `removed` onto `kept`, deletes `removed` and writes an audit entry.
+    private mutating func merge(_ removed: UInt64, into kept: UInt64) throws {
+        let identity = try connection.queryFirst("""
+            SELECT wa_id, user_id, parent_user_id, username, profile_name FROM \(site.table(.contacts)) WHERE id = \(removed)
+            """)
+        for table in [CloudChatTable.messages, .statusEvents, .media, .outbox, .campaignRecipients] {
+            try connection.execute("UPDATE \(site.table(table)) SET contact_id = \(kept) WHERE contact_id = \(removed)")
+        }
+        for table in [CloudChatTable.consentEvents, .contactTags] {
+            try connection.execute("UPDATE IGNORE \(site.table(table)) SET contact_id = \(kept) WHERE contact_id = \(removed)")
+            try connection.execute("DELETE FROM \(site.table(table)) WHERE contact_id = \(removed)")
+        }
+        // Two inbox rows become one: the kept contact's row takes the other's counters and times.
+        if let other = try connection.queryFirst("""
+            SELECT unread_count, last_message_id, last_message_at, last_inbound_at FROM \(site.table(.conversations)) WHERE contact_id = \(removed)
+            """) {
+            let moved = try connection.execute("""
+                UPDATE IGNORE \(site.table(.conversations)) SET contact_id = \(kept) WHERE contact_id = \(removed)
+                """)
+            if moved.affectedRows == 0 {
+                let accountID = try connection.queryFirst("SELECT account_id FROM \(site.table(.contacts)) WHERE id = \(kept)")!.decode(UInt64.self, at: 0)
+                var delta = ConversationDelta()
+                delta.unread = try other.decode(UInt32.self, at: 0)
+                delta.lastMessageID = try other.decode(UInt64?.self, at: 1)
+                delta.lastMessageAt = try other.decode(Date?.self, at: 2)
+                delta.lastInboundAt = try other.decode(Date?.self, at: 3)
+                conversations[ConversationKey(accountID: accountID, contactID: kept), default: ConversationDelta()].merge(delta)
+                try connection.execute("DELETE FROM \(site.table(.conversations)) WHERE contact_id = \(removed)")
+            }
+        }
+        try connection.execute("DELETE FROM \(site.table(.contacts)) WHERE id = \(removed)")
+        // Identity columns the kept row lacks come from the removed one.
+        if let identity {
+            try connection.execute("""
+                UPDATE \(site.table(.contacts))
+                   SET wa_id = COALESCE(wa_id, \(try identity.decode(String?.self, at: 0))),
+                       user_id = COALESCE(user_id, \(try identity.decode(String?.self, at: 1))),
+                       parent_user_id = COALESCE(parent_user_id, \(try identity.decode(String?.self, at: 2))),
+                       username = COALESCE(username, \(try identity.decode(String?.self, at: 3))),
+                       profile_name = COALESCE(profile_name, \(try identity.decode(String?.self, at: 4))), updated_at = \(now)
+                 WHERE id = \(kept)
+                """)
+        }
+        try connection.execute("""
+            INSERT INTO \(site.table(.auditLog)) (occurred_at, actor_type, action, object_type, object_id, details_json)
+            VALUES (\(now), 'daemon', 'contact.merged', 'contact', \(kept), \(#"{"merged_contact_id":\#(removed)}"#))
+            """)
+        contactIDs = contactIDs.filter { $0.value != removed }
+        conversations = conversations.filter { $0.key.contactID != removed }
+    }
+
+    // MARK: Values
+
+    /// A Meta id or code: printable ASCII without spaces, within the column's length; nil otherwise.
+    static func metaID(_ value: String?, maxLength: Int) -> String? {
+        guard let value, !value.isEmpty, value.utf8.count <= maxLength,
+              value.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return nil }
+        return value
+    }
+
+    /// Printable ASCII (spaces allowed) within the column's length; nil otherwise.
+    static func ascii(_ value: String?, maxLength: Int) -> String? {
+        guard let value, !value.isEmpty, value.utf8.count <= maxLength,
+              value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else { return nil }
+        return value
+    }
+
+    /// Text cut to a column's length in characters.
+    static func clipped(_ value: String?, to length: Int) -> String? {
+        guard let value else { return nil }
+        return value.count <= length ? value : String(value.prefix(length))
+    }
+
+    static func isWaID(_ value: String) -> Bool {
+        let bytes = value.utf8
+        return (6...20).contains(bytes.count) && bytes.first != 0x30 && bytes.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+    }
+
+    static func digits(_ value: String) -> String { String(value.filter(\.isASCII).filter(\.isNumber)) }
+
+    static func wholeSeconds(_ date: Date?) -> Date? {
+        date.map { Date(timeIntervalSince1970: $0.timeIntervalSince1970.rounded(.down)) }
+    }
+
+    static func messageType(_ type: String) -> String { metaID(type, maxLength: 32) ?? "unknown" }
+
+    static func statusReason(_ reason: String?) -> String? {
+        guard let reason, reason != "NONE" else { return nil }
+        return clipped(reason, to: 255)
+    }
+
+    static func referralJSON(_ message: InboundMessage) -> String? { message.raw["referral"]?.jsonText }
+
+    static func joined(_ problems: [String]) -> String {
+        let text = problems.joined(separator: "; ")
+        return text.utf8.count <= 1024 ? text : String(text.prefix(1000)) + "; …"
+    }
+
+    /// A decoding error as a path and a kind, never quoting the body.
+    static func describe(_ error: any Error) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            let keys = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+            return keys.isEmpty ? "the top level" : String(keys.drop(while: { $0 == "." }))
+        }
+        switch error {
+        case DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty:
+            return "the body is not valid JSON"
+        case DecodingError.dataCorrupted(let context):
+            return "unreadable value at \(path(context))"
+        case DecodingError.keyNotFound(let key, let context):
+            return "not a WhatsApp notification: \(key.stringValue) is missing at \(path(context))"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            return "not a WhatsApp notification: unexpected value at \(path(context))"
+        default:
+            return "the body could not be read"
+        }
+    }
+}
+
+// MARK: - Batch bookkeeping
+
+/// The accounts of one site, by number and by WABA.
+struct AccountDirectory {
+    struct Account { let id: UInt64; let wabaID: String }
+    private var byPhoneNumberID: [String: Account] = [:]
+    private var byWabaID: [String: [UInt64]] = [:]
+
+    static func load(site: WordPressSite, on connection: MariaDBConnection) throws -> AccountDirectory {
+        var directory = AccountDirectory()
+        for row in try connection.query("SELECT id, phone_number_id, waba_id FROM \(site.table(.accounts)) ORDER BY id") {
+            let account = Account(id: try row.decode(UInt64.self, at: 0), wabaID: try row.decode(String.self, at: 2))
+            directory.byPhoneNumberID[try row.decode(String.self, at: 1)] = account
+            directory.byWabaID[account.wabaID, default: []].append(account.id)
+        }
+        return directory
+    }
+
+    func account(phoneNumberID: String) -> Account? { byPhoneNumberID[phoneNumberID] }
+    func accounts(wabaID: String) -> [UInt64] { byWabaID[wabaID] ?? [] }
+}
+
+struct ContactIdentity {
+    var waID: String?
+    var userID: String?
+    var parentUserID: String?
+    var profileName: String?
+    var username: String?
+}
+
+struct ContactKey: Hashable {
+    let accountID: UInt64
+    let waID: String?
+    let userID: String?
+}
+
+struct ConversationKey: Hashable, Comparable {
+    let accountID: UInt64
+    let contactID: UInt64
+
+    static func < (lhs: ConversationKey, rhs: ConversationKey) -> Bool {
+        (lhs.accountID, lhs.contactID) < (rhs.accountID, rhs.contactID)
+    }
+}
+
+/// What a batch adds to one conversation.
+struct ConversationDelta {
+    var unread: UInt32 = 0
+    var lastMessageID: UInt64?
+    var lastMessageAt: Date?
+    var lastInboundAt: Date?
+
+    mutating func add(messageID: UInt64, at time: Date, countsAsUnread: Bool) {
+        if countsAsUnread { unread += 1 }
+        if lastMessageAt.map({ time >= $0 }) ?? true {
+            lastMessageAt = time
+            lastMessageID = messageID
+        }
+        lastInboundAt = max(lastInboundAt ?? time, time)
+    }
+
+    mutating func merge(_ other: ConversationDelta) {
+        unread += other.unread
+        if let at = other.lastMessageAt, let id = other.lastMessageID { add(messageID: id, at: at, countsAsUnread: false) }
+        if let inbound = other.lastInboundAt { lastInboundAt = max(lastInboundAt ?? inbound, inbound) }
+    }
+}
+
+/// The columns an inbound message fills besides its ids.
+struct InboundFields {
+    var body: String?
+    var media: InboundMessage.Media?
+    var targetWamid: String?
+    var countsAsUnread = true
+
+    init(_ message: InboundMessage) {
+        switch message.content {
+        case .text(let text): body = text
+        case .image(let media), .video(let media), .audio(let media), .document(let media), .sticker(let media):
+            self.media = media
+            body = media.caption
+        case .location(let location): body = location.name ?? location.address
+        case .interactive(.buttonReply(_, let title)), .interactive(.listReply(_, let title, _)): body = title
+        case .interactive(.flowReply(_, let text, _)): body = text
+        case .button(_, let text): body = text
+        case .reaction(let target, let emoji):
+            body = emoji
+            targetWamid = target
+            countsAsUnread = false
+        case .order(_, let text, _): body = text
+        case .system(let text, _, _):
+            body = text
+            countsAsUnread = false
+        case .edit(let original, let edited):
+            targetWamid = original
+            body = edited?["text"]?["body"]?.stringValue
+            countsAsUnread = false
+        case .revoke(let original):
+            targetWamid = original
+            countsAsUnread = false
+        case .requestWelcome:
+            countsAsUnread = false
+        case .contacts, .interactive(.other), .unsupported, .unknown:
+            break
+        }
+    }
+
+    func forwarded(_ context: InboundMessage.Context?) -> Int {
+        if context?.frequentlyForwarded == true { return 2 }
+        return context?.forwarded == true ? 1 : 0
+    }
+}
