@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import MariaDB
 import ServiceLifecycle
@@ -20,6 +21,8 @@ public enum Daemon {
         public let spool: WebhookSpool?
         /// The sites served.
         public let sites: [WordPressSite]
+        /// One webhook processor per site.
+        public let processors: [WebhookProcessor]
     }
 
     /// Connects, checks the schema of every site, and builds the services.
@@ -76,13 +79,20 @@ public enum Daemon {
             ])
             listenerConfiguration.webhookMaxBodyBytes = storableBodyBytes
         }
-        let writer = WebhookEventWriter(pool: writerPool, router: router, spool: spool, limits: limits, logger: logger)
+        let instanceID = DaemonInstance.id()
+        let processors = sites.map { WebhookProcessor(site: $0, pool: database.pool, instanceID: instanceID, logger: logger) }
+        let processorsBySite = Dictionary(uniqueKeysWithValues: processors.map { ($0.site, $0) })
+        let writer = WebhookEventWriter(pool: writerPool, router: router, spool: spool, limits: limits, logger: logger) { site in
+            processorsBySite[site]?.notify()
+        }
         let drainer = spool.map { WebhookSpoolDrainer(spool: $0, pool: writerPool, sites: sites, logger: logger) }
         if configuration.webhookAppSecrets.isEmpty {
             logger.warning("no webhook_app_secret is configured: webhooks are answered 503 until one is (Meta retries them)")
         }
+        let metrics = DaemonMetrics(door: WebhookDoorCounters(), writer: writer, spool: spool, processors: processors)
         let http = WebhookListener(
             configuration: listenerConfiguration, writer: writer, pool: database.pool, logger: logger,
+            counters: metrics.door, metrics: { metrics.render() },
             onListening: { port in
                 logger.info("cloudchatd ready", metadata: [
                     "version": "\(CloudChatVersion.current)", "http": "\(configuration.httpHost):\(port)",
@@ -91,14 +101,15 @@ public enum Daemon {
             })
         // Services stop in reverse order: the listener first (in-flight requests
         // finish), then the writer (its queue is committed), the spool drainer,
-        // the database last.
+        // the processors, the database last.
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: database), .init(service: routing), .init(service: PoolService(pool: writerPool))]
+            services: [.init(service: database), .init(service: routing)] + processors.map { .init(service: $0) }
+                + [.init(service: PoolService(pool: writerPool))]
                 + (drainer.map { [.init(service: $0)] } ?? []) + [.init(service: writer), .init(service: http)],
             gracefulShutdownSignals: shutdownSignals,
             logger: logger
         ))
-        return Parts(group: group, pool: database.pool, writer: writer, spool: spool, sites: sites)
+        return Parts(group: group, pool: database.pool, writer: writer, spool: spool, sites: sites, processors: processors)
     }
 }
 
@@ -147,5 +158,14 @@ final class SiteRoutingService: Service {
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(30)) }
         }
+    }
+}
+
+/// This daemon run's identity in lease rows: host name and random hex, unique per run.
+enum DaemonInstance {
+    static func id() -> String {
+        let host = ProcessInfo.processInfo.hostName.filter { $0.isASCII && !$0.isWhitespace }.prefix(100)
+        let random = (0..<8).map { _ in String(UInt8.random(in: 0...255), radix: 16) }.joined()
+        return "\(host):\(random)"
     }
 }

@@ -15,6 +15,7 @@ import WebhookIngest
 ///   403 for a wrong one, 503 while no app secret is configured), 413 over the size cap, and 200
 ///   only once the body is committed to the database or the spool (503 if it could be neither).
 /// - `GET /healthz`: the process is up. `GET /readyz`: the database answers.
+/// - `GET /metrics`: counters in the Prometheus text format, to loopback clients only.
 ///
 /// A request stays on its connection's event loop from first byte to answer:
 /// the group-commit writer calls back when the body is stored, so no task or
@@ -28,6 +29,8 @@ public final class WebhookListener: Service {
         let writer: WebhookEventWriter
         let pool: MariaDBPool
         let logger: Logger
+        let counters: WebhookDoorCounters
+        let metrics: @Sendable () -> String
     }
 
     private let configuration: DaemonConfiguration
@@ -35,14 +38,16 @@ public final class WebhookListener: Service {
     private let onListening: @Sendable (Int) async -> Void
 
     /// Creates the listener; it binds when run.
-    public init(configuration: DaemonConfiguration, writer: WebhookEventWriter, pool: MariaDBPool, logger: Logger,
-                onListening: @escaping @Sendable (Int) async -> Void = { _ in }) {
+    init(configuration: DaemonConfiguration, writer: WebhookEventWriter, pool: MariaDBPool, logger: Logger,
+         counters: WebhookDoorCounters, metrics: @escaping @Sendable () -> String,
+         onListening: @escaping @Sendable (Int) async -> Void = { _ in }) {
         self.configuration = configuration
         self.onListening = onListening
         self.context = Context(
             verifier: WebhookSignatureVerifier(appSecrets: configuration.webhookAppSecrets),
             verifyToken: configuration.webhookVerifyToken.map { Array($0.utf8) },
-            maxBodyBytes: configuration.webhookMaxBodyBytes, writer: writer, pool: pool, logger: logger)
+            maxBodyBytes: configuration.webhookMaxBodyBytes, writer: writer, pool: pool, logger: logger,
+            counters: counters, metrics: metrics)
     }
 
     /// Binds, serves until graceful shutdown, then stops accepting and lets open requests finish.
@@ -119,6 +124,7 @@ final class WebhookRequestHandler: ChannelInboundHandler, RemovableChannelHandle
     private func refuseTooLarge(context: ChannelHandlerContext, bytes: Int) {
         refused = true
         body = nil
+        shared.counters.reject(.bodyTooLarge)
         shared.logger.notice("webhook refused: body over the size cap", metadata: ["bytes": "\(bytes)"])
         respond(.payloadTooLarge, "body too large\n", keepAlive: false, context: context)
     }
@@ -144,7 +150,14 @@ final class WebhookRequestHandler: ChannelInboundHandler, RemovableChannelHandle
                                     keepAlive: head.isKeepAlive, context: context)
                 }
             }
-        case (_, "/webhook"), (_, "/healthz"), (_, "/readyz"):
+        case (.GET, "/metrics"):
+            // Counts only, but not for the internet: the public side of the proxy never sees them.
+            guard context.remoteAddress?.isLoopback ?? false else {
+                return respond(.forbidden, "metrics are served to loopback clients only\n", keepAlive: head.isKeepAlive, context: context)
+            }
+            respond(.ok, shared.metrics(), keepAlive: head.isKeepAlive, context: context,
+                    contentType: "text/plain; version=0.0.4; charset=utf-8")
+        case (_, "/webhook"), (_, "/healthz"), (_, "/readyz"), (_, "/metrics"):
             respond(.methodNotAllowed, "method not allowed\n", keepAlive: head.isKeepAlive, context: context)
         default:
             respond(.notFound, "not found\n", keepAlive: head.isKeepAlive, context: context)
@@ -171,35 +184,42 @@ final class WebhookRequestHandler: ChannelInboundHandler, RemovableChannelHandle
         body = nil
         switch shared.verifier.verify(header: head.headers.first(name: "x-hub-signature-256"), body: bytes) {
         case .valid:
-            break
+            shared.counters.accepted.add(1, ordering: .relaxed)
         case .missing:
+            shared.counters.reject(.missingSignature)
             shared.logger.notice("webhook refused: no X-Hub-Signature-256 header")
             return respond(.unauthorized, "signature required\n", keepAlive: head.isKeepAlive, context: context)
         case .invalid:
+            shared.counters.reject(.invalidSignature)
             shared.logger.notice("webhook refused: signature does not match any configured app secret")
             return respond(.forbidden, "invalid signature\n", keepAlive: head.isKeepAlive, context: context)
         case .notConfigured:
+            shared.counters.reject(.signingNotConfigured)
             shared.logger.warning("webhook refused: no webhook_app_secret is configured, so it cannot be verified; Meta will retry it")
             return respond(.serviceUnavailable, "webhook signing is not configured\n", keepAlive: head.isKeepAlive, context: context)
         }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
         let keepAlive = head.isKeepAlive
+        let counters = shared.counters
         shared.writer.enqueue(AcceptedWebhook(body: bytes)) { result in
             eventLoop.execute {
                 let (handler, context) = bound.value
                 switch result {
                 case .success: handler.respond(.ok, "ok\n", keepAlive: keepAlive, context: context)
-                case .failure: handler.respond(.serviceUnavailable, "not stored, retry later\n", keepAlive: keepAlive, context: context)
+                case .failure:
+                    counters.reject(.notStored)
+                    handler.respond(.serviceUnavailable, "not stored, retry later\n", keepAlive: keepAlive, context: context)
                 }
             }
         }
     }
 
-    private func respond(_ status: HTTPResponseStatus, _ text: String, keepAlive: Bool, context: ChannelHandlerContext) {
+    private func respond(_ status: HTTPResponseStatus, _ text: String, keepAlive: Bool, context: ChannelHandlerContext,
+                         contentType: String = "text/plain; charset=utf-8") {
         guard context.channel.isActive else { return }
         var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
+        headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: String(text.utf8.count))
         headers.add(name: "Server", value: "cloudchatd")
         if !keepAlive { headers.add(name: "Connection", value: "close") }
@@ -218,5 +238,15 @@ private extension ChannelHandlerContext {
         let promise = eventLoop.makePromise(of: Void.self)
         writeAndFlush(data, promise: promise)
         return promise.futureResult
+    }
+}
+
+private extension SocketAddress {
+    var isLoopback: Bool {
+        switch self {
+        case .v4(let address): return address.host.hasPrefix("127.")
+        case .v6(let address): return address.host == "::1" || address.host.hasPrefix("::ffff:127.")
+        case .unixDomainSocket: return true
+        }
     }
 }

@@ -69,6 +69,7 @@ public final class WebhookEventWriter: Service, Sendable {
     private let spool: WebhookSpool?
     private let limits: Limits
     private let logger: Logger
+    private let onStored: @Sendable (WordPressSite) -> Void
     private let state = Mutex(State())
     private let statistics = Mutex(Statistics())
 
@@ -87,8 +88,12 @@ public final class WebhookEventWriter: Service, Sendable {
     }
 
     /// Creates a writer; ``run()`` must be running for ``store(_:)`` to return.
-    /// - Parameter spool: where bodies go while the database cannot take them; without one they are answered 503.
-    public init(pool: MariaDBPool, router: WebhookSiteRouter, spool: WebhookSpool? = nil, limits: Limits = Limits(), logger: Logger) {
+    /// - Parameters:
+    ///   - spool: where bodies go while the database cannot take them; without one they are answered 503.
+    ///   - onStored: called after each commit for every site that received bodies (to wake its processor).
+    public init(pool: MariaDBPool, router: WebhookSiteRouter, spool: WebhookSpool? = nil, limits: Limits = Limits(), logger: Logger,
+                onStored: @escaping @Sendable (WordPressSite) -> Void = { _ in }) {
+        self.onStored = onStored
         self.pool = pool
         self.router = router
         self.spool = spool
@@ -212,6 +217,7 @@ public final class WebhookEventWriter: Service, Sendable {
                 $0.largestCommit = max($0.largestCommit, batch.count)
             }
             for pending in batch { pending.completion(.success(pending.route)) }
+            for site in rowsBySite.keys { onStored(site) }
         } catch {
             if let spool {
                 await spoolOrFail(batch, spool: spool, reason: error)

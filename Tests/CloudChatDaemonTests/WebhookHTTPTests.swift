@@ -117,6 +117,29 @@ struct WebhookHTTPTests {
         }
     }
 
+    @Test func anAcknowledgedWebhookIsProcessedAndCounted() async throws {
+        try await RunningDaemon.with { (daemon: RunningDaemon) async throws in
+            try daemon.connection.execute("""
+                INSERT INTO \(daemon.site.table(.accounts)) (waba_id, phone_number_id, display_phone_number, created_at, updated_at)
+                VALUES ('102290129340398', '106540352242922', '15550783881', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))
+                """)
+            let signature = HMACSHA256.signatureHeader(for: sampleBody, secret: "app-secret-1")
+            #expect(try await daemon.request("POST", "/webhook", body: sampleBody, headers: ["X-Hub-Signature-256": signature]).0 == 200)
+            #expect(try await daemon.request("POST", "/webhook", body: sampleBody).0 == 401)
+            try await waitUntil("the message is processed") {
+                try daemon.connection.queryFirst("""
+                    SELECT COUNT(*) FROM \(daemon.site.table(.messages)) WHERE wamid LIKE 'wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA='
+                    """)!.decode(Int.self, at: 0) == 1
+            }
+            let metrics = try await daemon.request("GET", "/metrics").1
+            #expect(metrics.contains("cloudchat_webhooks_accepted_total 1\n"))
+            #expect(metrics.contains(#"cloudchat_webhooks_rejected_total{reason="missing_signature"} 1"#))
+            #expect(metrics.contains("cloudchat_webhooks_stored_total 1\n"))
+            #expect(metrics.contains(#"cloudchat_webhook_events_processed_total{blog_id="1",outcome="processed"} 1"#))
+            #expect(!metrics.contains("16505551234"), "metrics never carry phone numbers")
+        }
+    }
+
     @Test func healthAndReadiness() async throws {
         try await RunningDaemon.with { (daemon: RunningDaemon) async throws in
             #expect(try await daemon.request("GET", "/healthz").0 == 200)

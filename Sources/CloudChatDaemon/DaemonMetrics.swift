@@ -1,0 +1,71 @@
+import Synchronization
+import WebhookIngest
+
+/// Why a webhook request was refused at the door.
+enum WebhookRejection: String, CaseIterable, Sendable {
+    case missingSignature = "missing_signature"
+    case invalidSignature = "invalid_signature"
+    case signingNotConfigured = "signing_not_configured"
+    case bodyTooLarge = "body_too_large"
+    case notStored = "not_stored"
+}
+
+/// Counters of the webhook door, shared by every connection handler.
+final class WebhookDoorCounters: Sendable {
+    let accepted = Atomic<Int>(0)
+    private let rejected = Mutex<[WebhookRejection: Int]>([:])
+
+    func reject(_ reason: WebhookRejection) {
+        rejected.withLock { $0[reason, default: 0] += 1 }
+    }
+
+    func rejections(_ reason: WebhookRejection) -> Int {
+        rejected.withLock { $0[reason] ?? 0 }
+    }
+}
+
+/// Renders the daemon's counters in the Prometheus text format for `GET /metrics`.
+///
+/// Only counts and times: never a phone number, a body or a secret.
+struct DaemonMetrics: Sendable {
+    let door: WebhookDoorCounters
+    let writer: WebhookEventWriter
+    let spool: WebhookSpool?
+    let processors: [WebhookProcessor]
+
+    func render() -> String {
+        var text = ""
+        func metric(_ name: String, _ kind: String, _ help: String, _ samples: [(labels: String, value: String)]) {
+            text += "# HELP \(name) \(help)\n# TYPE \(name) \(kind)\n"
+            for sample in samples { text += "\(name)\(sample.labels.isEmpty ? "" : "{\(sample.labels)}") \(sample.value)\n" }
+        }
+        let written = writer.currentStatistics
+        metric("cloudchat_webhooks_accepted_total", "counter", "Webhook requests whose signature was valid.",
+               [("", "\(door.accepted.load(ordering: .relaxed))")])
+        metric("cloudchat_webhooks_rejected_total", "counter", "Webhook requests refused, by reason.",
+               WebhookRejection.allCases.map { ("reason=\"\($0.rawValue)\"", "\(door.rejections($0))") })
+        metric("cloudchat_webhooks_stored_total", "counter", "Webhook bodies committed to the database.", [("", "\(written.stored)")])
+        metric("cloudchat_webhooks_spooled_total", "counter", "Webhook bodies written to the local spool while the database was unavailable.",
+               [("", "\(written.spooled)")])
+        metric("cloudchat_webhook_commits_total", "counter", "Group commits of webhook bodies.", [("", "\(written.commits)")])
+        metric("cloudchat_webhook_spool_batches", "gauge", "Spool batches waiting to be drained into the database.",
+               [("", "\(spool?.pendingBatches ?? 0)")])
+        let statistics = processors.map { ($0.site.blogID, $0.currentStatistics) }
+        var outcomes: [(String, String)] = []
+        for (blogID, stats) in statistics {
+            for state in ["processed", "partial", "invalid", "unrouted", "rejected", "failed"] {
+                outcomes.append(("blog_id=\"\(blogID)\",outcome=\"\(state)\"", "\(stats.outcomes[state] ?? 0)"))
+            }
+        }
+        metric("cloudchat_webhook_events_processed_total", "counter", "Stored webhook events processed, by outcome.", outcomes)
+        metric("cloudchat_webhook_processing_retries_total", "counter", "Processing attempts that failed and will be retried.",
+               statistics.map { ("blog_id=\"\($0.0)\"", "\($0.1.retries)") })
+        metric("cloudchat_webhook_processing_lag_seconds", "gauge", "Time from arrival to processing of the oldest event in the last batch.",
+               statistics.map { ("blog_id=\"\($0.0)\"", "\($0.1.lagSeconds)") })
+        metric("cloudchat_webhook_processing_mark", "gauge", "Id of the newest event below which every event is processed.",
+               statistics.map { ("blog_id=\"\($0.0)\"", "\($0.1.mark)") })
+        metric("cloudchat_webhook_processor_lease", "gauge", "1 when this daemon processes the site's webhooks.",
+               statistics.map { ("blog_id=\"\($0.0)\"", $0.1.holdsLease ? "1" : "0") })
+        return text
+    }
+}
