@@ -2,7 +2,9 @@
 # Measures webhook intake: a release cloudchatd against the development
 # MariaDB (durable: innodb_flush_log_at_trx_commit=1), driven over loopback by
 # the WebhookLoad generator on the same machine. Reports requests/s, latency,
-# the rows that landed (every 200 must be a row), and the daemon's CPU and memory.
+# the rows that landed (every 200 must be a row), processing lag (sampled from
+# /metrics during the load, and the time to finish processing after it), and
+# the daemon's CPU and memory.
 #
 #   scripts/bench-ingest.sh                         60 s, as fast as answers come
 #   scripts/bench-ingest.sh --rate 2000             60 s at 2,000 webhooks/s
@@ -21,6 +23,8 @@ bench_dir=.dev/bench
 port=${CLOUDCHAT_BENCH_PORT:-8788}
 secret=bench-app-secret
 daemon_pid=
+
+sql() { mariadb --no-defaults --socket="$CLOUDCHAT_TEST_DB_SOCKET" -uroot -N -e "$1"; }
 
 stop_daemon() {
     if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
@@ -65,6 +69,9 @@ spool_dir = $repo_root/$bench_dir/spool
 log_level = warning
 CONF
     "$bin/cloudchatd" migrate --config "$bench_dir/cloudchatd.conf" >/dev/null
+    # The business number the load generator's bodies are addressed to.
+    sql "INSERT INTO $bench_db.wp_cloudchat_accounts (waba_id, phone_number_id, display_phone_number, created_at, updated_at)
+         VALUES ('102290129340398', '106540352242922', '15550783881', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))"
 
     say "Starting cloudchatd on 127.0.0.1:$port"
     "$bin/cloudchatd" serve --config "$bench_dir/cloudchatd.conf" 2>"$bench_dir/cloudchatd.log" &
@@ -82,15 +89,35 @@ CONF
     server_before=$(awk '{print $14 + $15}' "/proc/$server_pid/stat")
 
     say "Load"
+    # Sample the processing lag once a second while the load runs.
+    : > "$bench_dir/lag.txt"
+    (
+        while kill -0 "$daemon_pid" 2>/dev/null; do
+            curl -fsS "http://127.0.0.1:$port/metrics" 2>/dev/null | sed -n 's/^cloudchat_webhook_processing_lag_seconds{[^}]*} //p' >> "$bench_dir/lag.txt"
+            sleep 1
+        done
+    ) &
+    sampler_pid=$!
     # shellcheck disable=SC2086 # extra holds optional words
     "$bin/WebhookLoad" --port "$port" --secret "$secret" $extra "$@" | tee "$bench_dir/load.txt"
+    load_end=$(date +%s.%N)
+    # Processing catches up: wait until no stored event is pending any more.
+    while [ "$(sql "SELECT COUNT(*) FROM $bench_db.wp_cloudchat_webhook_events WHERE processing_state = 'pending'")" != 0 ]; do
+        sleep 0.2
+    done
+    drained=$(date +%s.%N)
+    kill "$sampler_pid" 2>/dev/null || true
 
     cpu_after=$(awk '{print $14 + $15}' "/proc/$daemon_pid/stat")
     server_after=$(awk '{print $14 + $15}' "/proc/$server_pid/stat")
     ticks=$(getconf CLK_TCK)
     peak_rss=$(awk '/VmHWM/ {print $2}' "/proc/$daemon_pid/status")
     accepted=$(sed -n 's/^accepted=//p' "$bench_dir/load.txt")
-    rows=$(mariadb --no-defaults --socket="$CLOUDCHAT_TEST_DB_SOCKET" -uroot -N -e "SELECT COUNT(*) FROM $bench_db.wp_cloudchat_webhook_events")
+    rows=$(sql "SELECT COUNT(*) FROM $bench_db.wp_cloudchat_webhook_events")
+    outcomes=$(sql "SELECT CONCAT(processing_state, '=', COUNT(*)) FROM $bench_db.wp_cloudchat_webhook_events GROUP BY processing_state" | tr '\n' ' ')
+    domain=$(sql "SELECT CONCAT('messages=', (SELECT COUNT(*) FROM $bench_db.wp_cloudchat_messages),
+                                ' status_events=', (SELECT COUNT(*) FROM $bench_db.wp_cloudchat_status_events),
+                                ' contacts=', (SELECT COUNT(*) FROM $bench_db.wp_cloudchat_contacts))")
     stop_daemon
     daemon_pid=
 
@@ -98,6 +125,8 @@ CONF
     echo "machine: $(nproc) cores; $(mariadbd --version | sed 's/ for .*//'); innodb_flush_log_at_trx_commit=$(mariadb --no-defaults --socket="$CLOUDCHAT_TEST_DB_SOCKET" -uroot -N -e 'SELECT @@innodb_flush_log_at_trx_commit')"
     echo "acknowledged with 200: $accepted; rows in $bench_db.wp_cloudchat_webhook_events: $rows"
     [ "$accepted" = "$rows" ] && echo "every acknowledged webhook is in the database" || echo "MISMATCH: acknowledged and stored differ"
+    echo "processing: $outcomes; $domain"
+    echo "processing lag during the load: max $(sort -g "$bench_dir/lag.txt" | tail -1) s over $(wc -l < "$bench_dir/lag.txt") samples; all processed $(awk "BEGIN { printf \"%.1f\", $drained - $load_end }") s after the load ended"
     echo "cloudchatd CPU: $(( (cpu_after - cpu_before) / ticks )).$(( (cpu_after - cpu_before) % ticks * 100 / ticks )) s; peak RSS $((peak_rss / 1024)) MiB"
     echo "mariadbd CPU: $(( (server_after - server_before) / ticks )).$(( (server_after - server_before) % ticks * 100 / ticks )) s"
     [ "$accepted" = "$rows" ]

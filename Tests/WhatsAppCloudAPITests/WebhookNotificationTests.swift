@@ -192,3 +192,15 @@ struct WebhookNotificationTests {
         #expect(raw["messages"]?.stringValue == "not a list")
     }
 }
+
+@Suite("JSON values")
+struct JSONValueTests {
+    @Test func storedTextReadsBackAsTheSameValue() throws {
+        let source = #"{"b":[1,2.5,-3,true,false,null],"a":"quote \" backslash \\ newline \n tab \t bell \u0007 emoji 😀 slash /","c":{"z":{},"y":[]},"n":1749416383,"e":1.0e-7}"#
+        let value = try JSONDecoder().decode(JSONValue.self, from: Data(source.utf8))
+        let text = value.jsonText
+        #expect(try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) == value)
+        #expect(text.hasPrefix(#"{"a":"quote \" backslash \\ newline \n tab \t bell \u0007 emoji 😀 slash /","b":[1,2.5,-3,true,false,null]"#))
+        #expect(text.contains(#""n":1749416383"#), "whole numbers are written without a fraction")
+    }
+}

@@ -42,8 +42,16 @@ struct WebhookEventApplier {
     private let connection: MariaDBConnection
     private let now: Date
     private var accounts: AccountDirectory
-    private var contactIDs: [ContactKey: UInt64] = [:]
     private var conversations: [ConversationKey: ConversationDelta] = [:]
+    /// Bodies decoded by ``prefetch(_:)``, by event id.
+    private var decoded: [UInt64: WebhookNotification] = [:]
+    /// Contacts known in this batch, by `wa_id` and by `user_id`.
+    private var knownContacts: [ContactLookup: KnownContact] = [:]
+    /// Messages looked up (and locked) by ``prefetch(_:)``: wamid → contact id, for those that exist.
+    private var messageContacts: [String: UInt64] = [:]
+    private var prefetchedWamids: Set<String> = []
+    /// Status events to insert, written together by ``finish()``.
+    private var statusEventRows: [[MariaDBValue]] = []
 
     init(site: WordPressSite, connection: MariaDBConnection, now: Date = Date()) throws {
         self.site = site
@@ -58,10 +66,14 @@ struct WebhookEventApplier {
     mutating func apply(_ event: StoredWebhookEvent) throws -> ProcessingOutcome {
         guard event.signatureVerified else { return .rejected }
         let notification: WebhookNotification
-        do {
-            notification = try WebhookNotification.decode(event.body)
-        } catch {
-            return .invalid(Self.describe(error))
+        if let cached = decoded[event.id] {
+            notification = cached
+        } else {
+            do {
+                notification = try WebhookNotification.decode(event.body)
+            } catch {
+                return .invalid(Self.describe(error))
+            }
         }
         guard notification.object == "whatsapp_business_account" else {
             return .invalid("not a WhatsApp Business Account notification (object is not whatsapp_business_account)")
@@ -88,8 +100,20 @@ struct WebhookEventApplier {
         return ProcessingOutcome(state: "partial", error: Self.joined(problems))
     }
 
-    /// Writes the conversation updates gathered over the batch.
+    /// Writes the status events and conversation updates gathered over the batch.
     mutating func finish() throws {
+        // Many rows per statement; a status seen before keeps its row, and is marked applied if it is now.
+        var start = 0
+        while start < statusEventRows.count {
+            let chunk = Array(statusEventRows[start..<min(start + 500, statusEventRows.count)])
+            try connection.execute(try SQLQuery.insert(
+                into: site.table(.statusEvents),
+                columns: ["account_id", "contact_id", "wamid", "status", "status_at", "biz_opaque_callback_data", "error_code", "errors_json",
+                          "pricing_json", "conversation_json", "webhook_event_id", "applied_at", "created_at"],
+                rows: chunk, suffix: " ON DUPLICATE KEY UPDATE applied_at = COALESCE(applied_at, VALUES(applied_at))"))
+            start += chunk.count
+        }
+        statusEventRows.removeAll()
         // A stable order, so concurrent writers (the bridge) lock rows in the same order.
         for (key, delta) in conversations.sorted(by: { $0.key < $1.key }) {
             try connection.execute("""
@@ -168,6 +192,8 @@ struct WebhookEventApplier {
     private mutating func applyInbound(_ message: InboundMessage, contacts: [WebhookContact], account: AccountDirectory.Account,
                                        event: StoredWebhookEvent) throws -> String? {
         guard let wamid = Self.metaID(message.id, maxLength: 255) else { return "the message id is not a valid wamid" }
+        // Already stored: a duplicate delivery or a replay.
+        if prefetchedWamids.contains(wamid), messageContacts[wamid] != nil { return nil }
         let profile = contacts.first { ($0.waID != nil && $0.waID == message.from) || ($0.userID != nil && $0.userID == message.fromUserID) }
             ?? (contacts.count == 1 ? contacts[0] : nil)
         let identity = ContactIdentity(waID: message.from ?? profile?.waID, userID: message.fromUserID ?? profile?.userID,
@@ -239,26 +265,17 @@ struct WebhookEventApplier {
         guard let wamid = Self.metaID(status.id, maxLength: 255) else { return "the status names no valid wamid" }
         guard let statusValue = Self.ascii(status.state.rawValue, maxLength: 32) else { return "the status value is not readable" }
         let statusAt = Self.wholeSeconds(status.timestamp) ?? event.receivedAt
-        let known = try connection.queryFirst("SELECT contact_id FROM \(site.table(.messages)) WHERE wamid = \(wamid)")
-        var contactID = try known?.decode(UInt64.self, at: 0)
+        let known = try messageContact(wamid)
+        var contactID = known
         if contactID == nil {
             let identity = ContactIdentity(waID: status.recipientID, userID: status.recipientUserID)
             contactID = try upsertContact(identity, accountID: account.id, source: "status")
         }
         let error = status.errors.first
-        let errorsJSON = status.raw["errors"]?.jsonText
-        let pricingJSON = status.raw["pricing"]?.jsonText
-        try connection.execute("""
-            INSERT IGNORE INTO \(site.table(.statusEvents))
-                (account_id, contact_id, wamid, status, status_at, biz_opaque_callback_data, error_code, errors_json, pricing_json,
-                 conversation_json, webhook_event_id, created_at)
-            VALUES (\(account.id), \(contactID), \(wamid), \(statusValue), \(statusAt), \(Self.clipped(status.callbackData, to: 512)),
-                    \(error?.code), \(errorsJSON), \(pricingJSON), \(status.conversation?.jsonText), \(event.id), \(now))
-            """)
         let pricingType = Self.ascii(status.pricing?.type, maxLength: 32)
         let pricingCategory = Self.ascii(status.pricing?.category, maxLength: 32)
         var matched = false
-        if let rank = status.state.rank {
+        if known != nil, let rank = status.state.rank {
             // The status moves forward only; `<status>_at` is filled even when it does not.
             let timeColumn = try SQLIdentifier(statusValue + "_at")
             let failed = status.state == .failed
@@ -285,12 +302,12 @@ struct WebhookEventApplier {
         } else {
             matched = known != nil
         }
-        if matched {
-            try connection.execute("""
-                UPDATE \(site.table(.statusEvents)) SET applied_at = \(now)
-                 WHERE wamid = \(wamid) AND status = \(statusValue) AND applied_at IS NULL
-                """)
-        }
+        statusEventRows.append([
+            .uint(account.id), contactID.map { .uint($0) } ?? .null, .string(wamid), .string(statusValue), .date(statusAt),
+            Self.clipped(status.callbackData, to: 512).map { .string($0) } ?? .null, error.map { .int(Int64($0.code)) } ?? .null,
+            status.raw["errors"].map { .string($0.jsonText) } ?? .null, status.raw["pricing"].map { .string($0.jsonText) } ?? .null,
+            status.conversation.map { .string($0.jsonText) } ?? .null, .uint(event.id), matched ? .date(now) : .null, .date(now),
+        ])
         // The user turned off marketing messages: that is an opt-out (§6.4).
         if status.state == .failed, status.errors.contains(where: { $0.code == 131050 }), let contactID {
             try recordConsent(contactID: contactID, accountID: account.id, event: "opted_out", source: "meta_error_131050",
@@ -445,40 +462,65 @@ struct WebhookEventApplier {
         let waID = identity.waID.flatMap { Self.isWaID($0) ? $0 : nil }
         let userID = Self.ascii(identity.userID, maxLength: 160)
         guard waID != nil || userID != nil else { return nil }
-        let key = ContactKey(accountID: accountID, waID: waID, userID: userID)
-        if let cached = contactIDs[key], identity.profileName == nil, identity.username == nil { return cached }
-
+        let parentUserID = Self.ascii(identity.parentUserID, maxLength: 160)
+        let username = Self.clipped(identity.username, to: 100)
+        let profileName = Self.clipped(identity.profileName, to: 255)
+        let wanted = KnownContact(id: 0, waID: waID, userID: userID, parentUserID: parentUserID, username: username, profileName: profileName)
+        let byWaID = waID.flatMap { knownContacts[.waID(accountID, $0)] }
+        let byUserID = userID.flatMap { knownContacts[.userID(accountID, $0)] }
+        if let known = byWaID ?? byUserID, byWaID == nil || byUserID == nil || byWaID!.id == byUserID!.id, known.covers(wanted) {
+            return known.id
+        }
         let existing = try connection.query("""
-            SELECT id FROM \(site.table(.contacts))
+            SELECT id, wa_id, user_id, parent_user_id, username, profile_name FROM \(site.table(.contacts))
              WHERE account_id = \(accountID) AND (wa_id = \(waID) OR user_id = \(userID)) ORDER BY id
-            """).map { try $0.decode(UInt64.self, at: 0) }
-        let contactID: UInt64
-        switch existing.count {
-        case 0:
+            """)
+        if existing.isEmpty {
             let inserted = try connection.execute("""
                 INSERT INTO \(site.table(.contacts))
                     (account_id, wa_id, user_id, parent_user_id, username, profile_name, source, created_at, updated_at)
-                VALUES (\(accountID), \(waID), \(userID), \(Self.ascii(identity.parentUserID, maxLength: 160)),
-                        \(Self.clipped(identity.username, to: 100)), \(Self.clipped(identity.profileName, to: 255)), \(source), \(now), \(now))
+                VALUES (\(accountID), \(waID), \(userID), \(parentUserID), \(username), \(profileName), \(source), \(now), \(now))
                 ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id)
                 """)
-            contactID = inserted.lastInsertID
-        case 1:
-            contactID = existing[0]
-        default:
-            // The same person known by phone in one row and by BSUID in another: keep the older row.
-            contactID = existing[0]
-            for duplicate in existing.dropFirst() { try merge(duplicate, into: contactID) }
+            // A row that appeared meanwhile (the bridge's insert) is completed like a found one.
+            if inserted.affectedRows == 1 {
+                remember(KnownContact(id: inserted.lastInsertID, waID: waID, userID: userID, parentUserID: parentUserID,
+                                      username: username, profileName: profileName), accountID: accountID)
+                return inserted.lastInsertID
+            }
         }
-        try connection.execute("""
-            UPDATE \(site.table(.contacts))
-               SET wa_id = COALESCE(wa_id, \(waID)), user_id = COALESCE(user_id, \(userID)),
-                   parent_user_id = COALESCE(\(Self.ascii(identity.parentUserID, maxLength: 160)), parent_user_id),
-                   username = COALESCE(\(Self.clipped(identity.username, to: 100)), username),
-                   profile_name = COALESCE(\(Self.clipped(identity.profileName, to: 255)), profile_name), updated_at = \(now)
-             WHERE id = \(contactID)
-            """)
-        contactIDs[key] = contactID
+        let contactID: UInt64
+        if existing.isEmpty {
+            contactID = try connection.queryFirst("""
+                SELECT id FROM \(site.table(.contacts)) WHERE account_id = \(accountID) AND (wa_id = \(waID) OR user_id = \(userID)) ORDER BY id LIMIT 1
+                """)!.decode(UInt64.self, at: 0)
+        } else {
+            contactID = try existing[0].decode(UInt64.self, at: 0)
+            // The same person known by phone in one row and by BSUID in another: keep the older row.
+            for duplicate in existing.dropFirst() { try merge(try duplicate.decode(UInt64.self, at: 0), into: contactID) }
+        }
+        // Only write when something is new: most messages come from contacts already complete.
+        let current = existing.count == 1 ? existing[0] : nil
+        var unchanged = false
+        if let row = current {
+            let stored = (waID: try row.decode(String?.self, at: 1), userID: try row.decode(String?.self, at: 2),
+                          parentUserID: try row.decode(String?.self, at: 3), username: try row.decode(String?.self, at: 4),
+                          profileName: try row.decode(String?.self, at: 5))
+            unchanged = (stored.waID != nil || waID == nil) && (stored.userID != nil || userID == nil)
+                && (parentUserID == nil || stored.parentUserID == parentUserID)
+                && (username == nil || stored.username == username)
+                && (profileName == nil || stored.profileName == profileName)
+        }
+        if !unchanged {
+            try connection.execute("""
+                UPDATE \(site.table(.contacts))
+                   SET wa_id = COALESCE(wa_id, \(waID)), user_id = COALESCE(user_id, \(userID)),
+                       parent_user_id = COALESCE(\(parentUserID), parent_user_id), username = COALESCE(\(username), username),
+                       profile_name = COALESCE(\(profileName), profile_name), updated_at = \(now)
+                 WHERE id = \(contactID)
+                """)
+        }
+        try rememberContact(contactID, accountID: accountID)
         return contactID
     }
 
@@ -501,7 +543,7 @@ struct WebhookEventApplier {
             if kept != contactID { return }
         }
         try connection.execute("UPDATE \(site.table(.contacts)) SET wa_id = \(newWaID), updated_at = \(now) WHERE id = \(contactID)")
-        contactIDs = contactIDs.filter { $0.value != contactID }
+        forgetContact(contactID)
     }
 
     /// Moves everything of contact `removed` onto `kept`, deletes `removed` and writes an audit entry.
@@ -551,8 +593,132 @@ struct WebhookEventApplier {
             INSERT INTO \(site.table(.auditLog)) (occurred_at, actor_type, action, object_type, object_id, details_json)
             VALUES (\(now), 'daemon', 'contact.merged', 'contact', \(kept), \(#"{"merged_contact_id":\#(removed)}"#))
             """)
-        contactIDs = contactIDs.filter { $0.value != removed }
+        forgetContact(removed)
+        forgetContact(kept)
+        for (wamid, contact) in messageContacts where contact == removed { messageContacts[wamid] = kept }
         conversations = conversations.filter { $0.key.contactID != removed }
+    }
+
+    // MARK: Batch look-ups
+
+    /// Decodes the batch's bodies and looks up, in a few statements, the messages and contacts it names,
+    /// creating the contacts that are new. Everything it learns saves a statement per item later.
+    mutating func prefetch(_ events: [StoredWebhookEvent]) throws {
+        var wamids: Set<String> = []
+        var identities: [UInt64: [(identity: ContactIdentity, source: String)]] = [:]
+        var statusRecipients: [(accountID: UInt64, wamid: String, identity: ContactIdentity)] = []
+        for event in events where event.signatureVerified {
+            guard let notification = try? WebhookNotification.decode(event.body) else { continue }
+            decoded[event.id] = notification
+            for entry in notification.entries {
+                for change in entry.changes {
+                    guard case .messages(let value) = change.value,
+                          let account = accounts.account(phoneNumberID: value.metadata.phoneNumberID) else { continue }
+                    for message in value.messages {
+                        if let wamid = Self.metaID(message.id, maxLength: 255) { wamids.insert(wamid) }
+                        let profile = value.contacts.first { ($0.waID != nil && $0.waID == message.from) || ($0.userID != nil && $0.userID == message.fromUserID) }
+                            ?? (value.contacts.count == 1 ? value.contacts[0] : nil)
+                        identities[account.id, default: []].append((ContactIdentity(
+                            waID: message.from ?? profile?.waID, userID: message.fromUserID ?? profile?.userID, parentUserID: profile?.parentUserID,
+                            profileName: profile?.profileName, username: profile?.username), "inbound"))
+                    }
+                    for status in value.statuses {
+                        guard let wamid = Self.metaID(status.id, maxLength: 255) else { continue }
+                        wamids.insert(wamid)
+                        statusRecipients.append((account.id, wamid, ContactIdentity(waID: status.recipientID, userID: status.recipientUserID)))
+                    }
+                }
+            }
+        }
+        // A locking read: where a message is not there yet its gap stays locked until commit, so a sender
+        // inserting it meanwhile waits, then finds the status unapplied and applies it (§6.2).
+        for chunk in Array(wamids).sorted().chunked(into: 1000) {
+            for row in try connection.query("""
+                SELECT wamid, contact_id FROM \(site.table(.messages)) WHERE wamid IN (\(list: chunk)) FOR UPDATE
+                """) {
+                messageContacts[try row.decode(String.self, at: 0)] = try row.decode(UInt64.self, at: 1)
+            }
+        }
+        prefetchedWamids = wamids
+        for recipient in statusRecipients where messageContacts[recipient.wamid] == nil {
+            identities[recipient.accountID, default: []].append((recipient.identity, "status"))
+        }
+        for (accountID, list) in identities.sorted(by: { $0.key < $1.key }) {
+            try prefetchContacts(list, accountID: accountID)
+        }
+    }
+
+    /// Loads the batch's contacts of one account and inserts, in one statement, those no row has yet.
+    private mutating func prefetchContacts(_ list: [(identity: ContactIdentity, source: String)], accountID: UInt64) throws {
+        let waIDs = Set(list.compactMap { $0.identity.waID.flatMap { Self.isWaID($0) ? $0 : nil } })
+        let userIDs = Set(list.compactMap { Self.ascii($0.identity.userID, maxLength: 160) })
+        guard !waIDs.isEmpty || !userIDs.isEmpty else { return }
+        try loadContacts(accountID: accountID, waIDs: waIDs, userIDs: userIDs)
+        // New people, each once, in a stable order (concurrent inserts then lock in the same order).
+        var fresh: [String: (identity: ContactIdentity, source: String)] = [:]
+        for item in list {
+            let waID = item.identity.waID.flatMap { Self.isWaID($0) ? $0 : nil }
+            let userID = Self.ascii(item.identity.userID, maxLength: 160)
+            guard waID != nil || userID != nil,
+                  waID.flatMap({ knownContacts[.waID(accountID, $0)] }) == nil,
+                  userID.flatMap({ knownContacts[.userID(accountID, $0)] }) == nil else { continue }
+            let key = waID ?? ("u:" + userID!)
+            if let earlier = fresh[key], earlier.identity.waID != nil, earlier.identity.userID != nil || userID == nil { continue }
+            fresh[key] = (ContactIdentity(waID: waID, userID: userID, parentUserID: item.identity.parentUserID,
+                                          profileName: item.identity.profileName ?? fresh[key]?.identity.profileName,
+                                          username: item.identity.username), fresh[key]?.source == "inbound" ? "inbound" : item.source)
+        }
+        guard !fresh.isEmpty else { return }
+        let rows: [[MariaDBValue]] = fresh.sorted(by: { $0.key < $1.key }).map { _, item in
+            let identity = item.identity
+            return [.uint(accountID), identity.waID.map { .string($0) } ?? .null, identity.userID.map { .string($0) } ?? .null,
+                    Self.ascii(identity.parentUserID, maxLength: 160).map { .string($0) } ?? .null,
+                    Self.clipped(identity.username, to: 100).map { .string($0) } ?? .null,
+                    Self.clipped(identity.profileName, to: 255).map { .string($0) } ?? .null,
+                    .string(item.source), .date(now), .date(now)]
+        }
+        try connection.execute(try SQLQuery.insert(
+            into: site.table(.contacts),
+            columns: ["account_id", "wa_id", "user_id", "parent_user_id", "username", "profile_name", "source", "created_at", "updated_at"],
+            rows: rows, suffix: " ON DUPLICATE KEY UPDATE id = id"))
+        try loadContacts(accountID: accountID, waIDs: Set(fresh.values.compactMap(\.identity.waID)),
+                         userIDs: Set(fresh.values.compactMap(\.identity.userID)))
+    }
+
+    private mutating func loadContacts(accountID: UInt64, waIDs: Set<String>, userIDs: Set<String>) throws {
+        let rows = try connection.query("""
+            SELECT id, wa_id, user_id, parent_user_id, username, profile_name FROM \(site.table(.contacts))
+             WHERE account_id = \(accountID) AND (wa_id IN (\(list: waIDs.sorted())) OR user_id IN (\(list: userIDs.sorted())))
+            """)
+        for row in rows { remember(try KnownContact(row), accountID: accountID) }
+    }
+
+    private mutating func remember(_ contact: KnownContact, accountID: UInt64) {
+        if let waID = contact.waID { knownContacts[.waID(accountID, waID)] = contact }
+        if let userID = contact.userID { knownContacts[.userID(accountID, userID)] = contact }
+    }
+
+    private mutating func rememberContact(_ id: UInt64, accountID: UInt64) throws {
+        forgetContact(id)
+        if let row = try connection.queryFirst("""
+            SELECT id, wa_id, user_id, parent_user_id, username, profile_name FROM \(site.table(.contacts)) WHERE id = \(id)
+            """) {
+            remember(try KnownContact(row), accountID: accountID)
+        }
+    }
+
+    private mutating func forgetContact(_ id: UInt64) {
+        knownContacts = knownContacts.filter { $0.value.id != id }
+    }
+
+    /// The contact of an existing message, or nil when there is no such message (locking its gap).
+    private mutating func messageContact(_ wamid: String) throws -> UInt64? {
+        if prefetchedWamids.contains(wamid) { return messageContacts[wamid] }
+        let contact = try connection.queryFirst("SELECT contact_id FROM \(site.table(.messages)) WHERE wamid = \(wamid) FOR UPDATE")?
+            .decode(UInt64.self, at: 0)
+        prefetchedWamids.insert(wamid)
+        messageContacts[wamid] = contact
+        return contact
     }
 
     // MARK: Values
@@ -653,10 +819,47 @@ struct ContactIdentity {
     var username: String?
 }
 
-struct ContactKey: Hashable {
-    let accountID: UInt64
+enum ContactLookup: Hashable {
+    case waID(UInt64, String)
+    case userID(UInt64, String)
+}
+
+/// A contact row's identity and profile, as this batch last saw it.
+struct KnownContact: Equatable {
+    let id: UInt64
     let waID: String?
     let userID: String?
+    let parentUserID: String?
+    let username: String?
+    let profileName: String?
+
+    init(id: UInt64, waID: String?, userID: String?, parentUserID: String?, username: String?, profileName: String?) {
+        self.id = id
+        self.waID = waID
+        self.userID = userID
+        self.parentUserID = parentUserID
+        self.username = username
+        self.profileName = profileName
+    }
+
+    init(_ row: MariaDBRow) throws {
+        self.init(id: try row.decode(at: 0), waID: try row.decode(at: 1), userID: try row.decode(at: 2),
+                  parentUserID: try row.decode(at: 3), username: try row.decode(at: 4), profileName: try row.decode(at: 5))
+    }
+
+    /// Whether the row already holds everything `wanted` would write.
+    func covers(_ wanted: KnownContact) -> Bool {
+        (wanted.waID == nil || waID == wanted.waID) && (wanted.userID == nil || userID == wanted.userID)
+            && (wanted.parentUserID == nil || parentUserID == wanted.parentUserID)
+            && (wanted.username == nil || username == wanted.username)
+            && (wanted.profileName == nil || profileName == wanted.profileName)
+    }
+}
+
+extension Array {
+    func chunked(into size: Int) -> [[Element]] {
+        stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
+    }
 }
 
 struct ConversationKey: Hashable, Comparable {

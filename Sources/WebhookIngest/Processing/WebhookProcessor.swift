@@ -100,9 +100,12 @@ public final class WebhookProcessor: Service, Sendable {
                 statistics.withLock { $0.holdsLease = false }
             } catch is CancellationError {
                 break
+            } catch let error as MariaDBError where error.kind == .poolClosed {
+                // The daemon is stopping (or failed to start): nothing more can be done here.
+                break
             } catch {
                 logger.error("webhook processing paused after a database error; retrying", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: .seconds(1))
+                do { try await Task.sleep(for: .seconds(1)) } catch { break }
             }
         }
         if let lease = progress?.lease {
@@ -137,6 +140,7 @@ public final class WebhookProcessor: Service, Sendable {
             guard let last = rows.last else { break }
             try connection.withTransaction { connection in
                 var applier = try WebhookEventApplier(site: site, connection: connection)
+                try applier.prefetch(rows.map(\.event))
                 for row in rows { _ = try applier.apply(row.event) }
                 try applier.finish()
             }
@@ -213,6 +217,10 @@ public final class WebhookProcessor: Service, Sendable {
         }
         progress = after
         record(report, mark: progress.mark)
+        logger.debug("webhook batch processed", metadata: [
+            "read": "\(report.rowsRead)", "processed": "\(report.outcomes.values.reduce(0, +))", "mark": "\(progress.mark)",
+            "cursor": "\(progress.cursor)", "holes": "\(progress.holes.count)", "retries": "\(progress.retries.count)",
+        ])
         return StepOutcome(moreWaiting: report.rowsRead == options.batchSize)
     }
 
@@ -280,17 +288,30 @@ public final class WebhookProcessor: Service, Sendable {
     static func apply(_ events: [StoredWebhookEvent], site: WordPressSite, on connection: MariaDBConnection) throws -> [ProcessingOutcome] {
         guard !events.isEmpty else { return [] }
         var applier = try WebhookEventApplier(site: site, connection: connection)
+        try applier.prefetch(events)
         var outcomes: [ProcessingOutcome] = []
         for event in events {
             let outcome = try applier.apply(event)
             outcomes.append(outcome)
         }
         try applier.finish()
+        // Events without an error share one statement per state; the others carry their own error.
+        var plain: [String: [UInt64]] = [:]
         for (event, outcome) in zip(events, outcomes) {
+            guard let error = outcome.error else {
+                plain[outcome.state, default: []].append(event.id)
+                continue
+            }
             try connection.execute("""
                 UPDATE \(site.table(.webhookEvents))
-                   SET processing_state = \(outcome.state), processing_error = \(outcome.error), processed_at = UTC_TIMESTAMP(6)
+                   SET processing_state = \(outcome.state), processing_error = \(error), processed_at = UTC_TIMESTAMP(6)
                  WHERE id = \(event.id) AND processing_state = 'pending'
+                """)
+        }
+        for (state, ids) in plain.sorted(by: { $0.key < $1.key }) {
+            try connection.execute("""
+                UPDATE \(site.table(.webhookEvents)) SET processing_state = \(state), processed_at = UTC_TIMESTAMP(6)
+                 WHERE id IN (\(list: ids)) AND processing_state = 'pending'
                 """)
         }
         return outcomes
