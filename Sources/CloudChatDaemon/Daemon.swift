@@ -164,7 +164,10 @@ final class SiteRoutingService: Service {
 /// This daemon run's identity in lease rows: host name and random hex, unique per run.
 enum DaemonInstance {
     static func id() -> String {
-        let host = ProcessInfo.processInfo.hostName.filter { $0.isASCII && !$0.isWhitespace }.prefix(100)
+        // gethostname, not ProcessInfo.hostName: that one may resolve the name over DNS, a blocking call at start-up.
+        var buffer = [CChar](repeating: 0, count: 256)
+        let name = gethostname(&buffer, buffer.count) == 0 ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "cloudchatd"
+        let host = name.filter { $0.isASCII && !$0.isWhitespace && $0 != ":" }.prefix(100)
         let random = (0..<8).map { _ in String(UInt8.random(in: 0...255), radix: 16) }.joined()
         return "\(host):\(random)"
     }

@@ -194,11 +194,7 @@ struct WebhookEventApplier {
         guard let wamid = Self.metaID(message.id, maxLength: 255) else { return "the message id is not a valid wamid" }
         // Already stored: a duplicate delivery or a replay.
         if prefetchedWamids.contains(wamid), messageContacts[wamid] != nil { return nil }
-        let profile = contacts.first { ($0.waID != nil && $0.waID == message.from) || ($0.userID != nil && $0.userID == message.fromUserID) }
-            ?? (contacts.count == 1 ? contacts[0] : nil)
-        let identity = ContactIdentity(waID: message.from ?? profile?.waID, userID: message.fromUserID ?? profile?.userID,
-                                       parentUserID: profile?.parentUserID, profileName: profile?.profileName, username: profile?.username)
-        guard let contactID = try upsertContact(identity, accountID: account.id, source: "inbound") else {
+        guard let contactID = try upsertContact(ContactIdentity(sender: message, contacts: contacts), accountID: account.id, source: "inbound") else {
             return "the sender has neither a valid wa_id nor a user_id"
         }
         let messageAt = Self.wholeSeconds(message.timestamp) ?? event.receivedAt
@@ -500,17 +496,7 @@ struct WebhookEventApplier {
             for duplicate in existing.dropFirst() { try merge(try duplicate.decode(UInt64.self, at: 0), into: contactID) }
         }
         // Only write when something is new: most messages come from contacts already complete.
-        let current = existing.count == 1 ? existing[0] : nil
-        var unchanged = false
-        if let row = current {
-            let stored = (waID: try row.decode(String?.self, at: 1), userID: try row.decode(String?.self, at: 2),
-                          parentUserID: try row.decode(String?.self, at: 3), username: try row.decode(String?.self, at: 4),
-                          profileName: try row.decode(String?.self, at: 5))
-            unchanged = (stored.waID != nil || waID == nil) && (stored.userID != nil || userID == nil)
-                && (parentUserID == nil || stored.parentUserID == parentUserID)
-                && (username == nil || stored.username == username)
-                && (profileName == nil || stored.profileName == profileName)
-        }
+        let unchanged = try existing.count == 1 && KnownContact(existing[0]).covers(wanted)
         if !unchanged {
             try connection.execute("""
                 UPDATE \(site.table(.contacts))
@@ -616,11 +602,7 @@ struct WebhookEventApplier {
                           let account = accounts.account(phoneNumberID: value.metadata.phoneNumberID) else { continue }
                     for message in value.messages {
                         if let wamid = Self.metaID(message.id, maxLength: 255) { wamids.insert(wamid) }
-                        let profile = value.contacts.first { ($0.waID != nil && $0.waID == message.from) || ($0.userID != nil && $0.userID == message.fromUserID) }
-                            ?? (value.contacts.count == 1 ? value.contacts[0] : nil)
-                        identities[account.id, default: []].append((ContactIdentity(
-                            waID: message.from ?? profile?.waID, userID: message.fromUserID ?? profile?.userID, parentUserID: profile?.parentUserID,
-                            profileName: profile?.profileName, username: profile?.username), "inbound"))
+                        identities[account.id, default: []].append((ContactIdentity(sender: message, contacts: value.contacts), "inbound"))
                     }
                     for status in value.statuses {
                         guard let wamid = Self.metaID(status.id, maxLength: 255) else { continue }
@@ -819,6 +801,17 @@ struct ContactIdentity {
     var username: String?
 }
 
+extension ContactIdentity {
+    /// The sender of an inbound message, with the profile from the change's `contacts[]` that matches it
+    /// (or the only one there).
+    init(sender message: InboundMessage, contacts: [WebhookContact]) {
+        let profile = contacts.first { ($0.waID != nil && $0.waID == message.from) || ($0.userID != nil && $0.userID == message.fromUserID) }
+            ?? (contacts.count == 1 ? contacts[0] : nil)
+        self.init(waID: message.from ?? profile?.waID, userID: message.fromUserID ?? profile?.userID,
+                  parentUserID: profile?.parentUserID, profileName: profile?.profileName, username: profile?.username)
+    }
+}
+
 enum ContactLookup: Hashable {
     case waID(UInt64, String)
     case userID(UInt64, String)
@@ -833,26 +826,20 @@ struct KnownContact: Equatable {
     let username: String?
     let profileName: String?
 
-    init(id: UInt64, waID: String?, userID: String?, parentUserID: String?, username: String?, profileName: String?) {
-        self.id = id
-        self.waID = waID
-        self.userID = userID
-        self.parentUserID = parentUserID
-        self.username = username
-        self.profileName = profileName
-    }
-
-    init(_ row: MariaDBRow) throws {
-        self.init(id: try row.decode(at: 0), waID: try row.decode(at: 1), userID: try row.decode(at: 2),
-                  parentUserID: try row.decode(at: 3), username: try row.decode(at: 4), profileName: try row.decode(at: 5))
-    }
-
     /// Whether the row already holds everything `wanted` would write.
     func covers(_ wanted: KnownContact) -> Bool {
         (wanted.waID == nil || waID == wanted.waID) && (wanted.userID == nil || userID == wanted.userID)
             && (wanted.parentUserID == nil || parentUserID == wanted.parentUserID)
             && (wanted.username == nil || username == wanted.username)
             && (wanted.profileName == nil || profileName == wanted.profileName)
+    }
+}
+
+extension KnownContact {
+    /// A row selected as `id, wa_id, user_id, parent_user_id, username, profile_name`.
+    init(_ row: MariaDBRow) throws {
+        self.init(id: try row.decode(at: 0), waID: try row.decode(at: 1), userID: try row.decode(at: 2),
+                  parentUserID: try row.decode(at: 3), username: try row.decode(at: 4), profileName: try row.decode(at: 5))
     }
 }
 

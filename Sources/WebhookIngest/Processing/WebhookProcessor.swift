@@ -388,7 +388,7 @@ public final class WebhookProcessor: Service, Sendable {
         guard !progress.holes.isEmpty || !progress.retries.isEmpty else { return [] }
         var conditions: [SQLQuery] = progress.holes.prefix(50).map { "id BETWEEN \($0.range.lowerBound) AND \($0.range.upperBound)" }
         if !progress.retries.isEmpty { conditions.append("id IN (\(list: progress.retries.sorted().prefix(50).map { $0 }))") }
-        var query: SQLQuery = "SELECT id, received_at, signature_verified, processing_state, processing_attempts, body FROM \(site.table(.webhookEvents)) WHERE "
+        var query: SQLQuery = "SELECT \(unsafeSQL: rowColumns) FROM \(site.table(.webhookEvents)) WHERE "
         for (index, condition) in conditions.enumerated() {
             if index > 0 { query.append(unsafeSQL: " OR ") }
             query.append(condition)
@@ -399,7 +399,7 @@ public final class WebhookProcessor: Service, Sendable {
 
     private static func readRows(site: WordPressSite, after mark: UInt64, limit: Int, on connection: MariaDBConnection) throws -> [StoredRow] {
         try decodeRows(connection.query("""
-            SELECT id, received_at, signature_verified, processing_state, processing_attempts, body
+            SELECT \(unsafeSQL: rowColumns)
               FROM \(site.table(.webhookEvents)) WHERE id > \(mark) ORDER BY id LIMIT \(limit)
             """))
     }
@@ -407,10 +407,13 @@ public final class WebhookProcessor: Service, Sendable {
     private static func readRows(site: WordPressSite, from first: UInt64, through last: UInt64,
                                  on connection: MariaDBConnection) throws -> [StoredRow] {
         try decodeRows(connection.query("""
-            SELECT id, received_at, signature_verified, processing_state, processing_attempts, body
+            SELECT \(unsafeSQL: rowColumns)
               FROM \(site.table(.webhookEvents)) WHERE id BETWEEN \(first) AND \(last) ORDER BY id
             """))
     }
+
+    /// The columns every read of raw events selects, in the order ``decodeRows(_:)`` expects.
+    private static let rowColumns = "id, received_at, signature_verified, processing_state, processing_attempts, body"
 
     private static func decodeRows(_ rows: [MariaDBRow]) throws -> [StoredRow] {
         try rows.map { row in
