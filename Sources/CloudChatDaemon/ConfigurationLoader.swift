@@ -215,6 +215,9 @@ public struct ConfigurationLoader: Sendable {
         case .webhookCommitTimeout:
             guard let seconds = Int(value), (1...300).contains(seconds) else { throw invalid("must be a number of seconds from 1 to 300") }
             configuration.webhookCommitTimeoutSeconds = seconds
+        case .homeBlogID:
+            guard let blogID = Int(value), blogID >= 1 else { throw invalid("must be a blog id (a whole number from 1)") }
+            configuration.homeBlogID = blogID
         case .spoolDirectory:
             guard value.hasPrefix("/") || value.hasPrefix(".") else { throw invalid("must be a path") }
             configuration.spoolDirectory = value

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MariaDB
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 import WebhookIngest
 import WordPressStore
@@ -44,12 +45,18 @@ public enum Daemon {
             await database.pool.shutdown()
             throw error
         }
-        let router = WebhookSiteRouter(sites: sites)
-        if sites.count > 1 {
-            // Route correctly from the first request on; the routing service keeps it current.
-            router.update(owners: try await database.pool.withConnection { try WebhookSiteRouter.loadOwners(of: sites, on: $0) })
+        var home: WordPressSite?
+        if let homeBlogID = configuration.homeBlogID {
+            home = sites.first { $0.blogID == homeBlogID }
+            if home == nil {
+                await database.pool.shutdown()
+                throw ServeError("home_blog_id is \(homeBlogID), but this network has no site with that blog id; "
+                                 + "set it to one of: " + sites.map { "\($0.blogID)" }.joined(separator: ", "))
+            }
         }
-        let routing = SiteRoutingService(router: router, sites: sites, pool: database.pool, logger: logger)
+        let router = WebhookSiteRouter(sites: sites, home: home)
+        // Route correctly from the first request on; the routing service keeps it current.
+        router.update(owners: try await database.pool.withConnection { try WebhookSiteRouter.loadOwners(of: sites, on: $0) })
         var spool: WebhookSpool?
         do {
             spool = try WebhookSpool(directory: configuration.spoolDirectory)
@@ -82,6 +89,9 @@ public enum Daemon {
         let instanceID = DaemonInstance.id()
         let processors = sites.map { WebhookProcessor(site: $0, pool: database.pool, instanceID: instanceID, logger: logger) }
         let processorsBySite = Dictionary(uniqueKeysWithValues: processors.map { ($0.site, $0) })
+        let routing = SiteRoutingService(router: router, sites: sites, pool: database.pool, logger: logger) { site in
+            processorsBySite[site]?.notify()
+        }
         let writer = WebhookEventWriter(pool: writerPool, router: router, spool: spool, limits: limits, logger: logger) { site in
             processorsBySite[site]?.notify()
         }
@@ -89,7 +99,7 @@ public enum Daemon {
         if configuration.webhookAppSecrets.isEmpty {
             logger.warning("no webhook_app_secret is configured: webhooks are answered 503 until one is (Meta retries them)")
         }
-        let metrics = DaemonMetrics(door: WebhookDoorCounters(), writer: writer, spool: spool, processors: processors)
+        let metrics = DaemonMetrics(door: WebhookDoorCounters(), writer: writer, spool: spool, processors: processors, routing: routing)
         let http = WebhookListener(
             configuration: listenerConfiguration, writer: writer, pool: database.pool, logger: logger,
             counters: metrics.door, metrics: { metrics.render() },
@@ -127,32 +137,53 @@ final class PoolService: Service {
     }
 }
 
-/// Keeps the webhook router's map of phone numbers to sites current on a
-/// multisite network (reloaded every 30 s; a single site needs no map).
-final class SiteRoutingService: Service {
+/// Keeps the webhook router's map of numbers and WABAs to sites current
+/// (reloaded every 30 s), and when an account appears, moves the stored events
+/// that were waiting for it (`unrouted`) to its site's processor.
+final class SiteRoutingService: Service, Sendable {
     private let router: WebhookSiteRouter
     private let sites: [WordPressSite]
     private let pool: MariaDBPool
     private let logger: Logger
+    private let onMoved: @Sendable (WordPressSite) -> Void
+    /// Events moved to their owner since start.
+    let rerouted = Atomic<Int>(0)
 
-    init(router: WebhookSiteRouter, sites: [WordPressSite], pool: MariaDBPool, logger: Logger) {
+    init(router: WebhookSiteRouter, sites: [WordPressSite], pool: MariaDBPool, logger: Logger,
+         onMoved: @escaping @Sendable (WordPressSite) -> Void) {
         self.router = router
         self.sites = sites
         self.pool = pool
         self.logger = logger
+        self.onMoved = onMoved
     }
 
     func run() async throws {
-        // A service that returns ends the group, so a single site just waits.
-        guard sites.count > 1 else {
-            try? await gracefulShutdown()
-            return
-        }
         let sites = self.sites
+        // Owners the last move worked from; nil until the first one, which runs at start.
+        var movedFor: WebhookSiteRouter.Owners?
+        // A processor batch that read the accounts just before a number was added
+        // may mark events unrouted after the move, so a change is followed by one more.
+        var moveAgain = false
         while !Task.isShuttingDownGracefully {
             do {
                 let owners = try await pool.withConnection { try WebhookSiteRouter.loadOwners(of: sites, on: $0) }
                 router.update(owners: owners)
+                let changed = movedFor.map { owners.knowsMore(than: $0) } ?? true
+                if changed || moveAgain {
+                    let moved = try await pool.withConnection { try UnroutedWebhookEvents.reroute(sites: sites, owners: owners, on: $0) }
+                    moveAgain = changed
+                    movedFor = owners
+                    for (site, count) in moved.sorted(by: { $0.key.blogID < $1.key.blogID }) {
+                        rerouted.add(count, ordering: .relaxed)
+                        logger.info("moved webhook events that waited for their number to be added", metadata: [
+                            "blog_id": "\(site.blogID)", "count": "\(count)",
+                        ])
+                        onMoved(site)
+                    }
+                }
+            } catch let error as MariaDBError where error.kind == .poolClosed {
+                break
             } catch {
                 logger.warning("could not reload which site owns which phone number", metadata: ["error": "\(error)"])
             }

@@ -48,6 +48,8 @@ public struct DaemonConfiguration: Sendable {
     public var webhookCommitTimeoutSeconds = 10
     /// Where accepted webhooks wait, fsynced, while the database is unavailable.
     public var spoolDirectory = "/var/lib/cloudchat/spool"
+    /// The blog id of the site that keeps webhooks no site claims; nil means the first site served.
+    public var homeBlogID: Int?
 
     /// Where each setting came from, by key, for `doctor`: "default", "wp-config.php:12", "/etc/cloudchat/cloudchatd.conf:4", "environment", "command line".
     public var origins: [ConfigurationKey: String] = [:]
@@ -80,6 +82,7 @@ public enum ConfigurationKey: String, CaseIterable, Sendable, Comparable {
     case webhookMaxBodyBytes = "webhook_max_body_bytes"
     case spoolDirectory = "spool_dir"
     case webhookCommitTimeout = "webhook_commit_timeout"
+    case homeBlogID = "home_blog_id"
 
     /// The environment variable, e.g. `CLOUDCHAT_DB_HOST`.
     public var environmentVariable: String { "CLOUDCHAT_" + rawValue.uppercased() }
@@ -109,6 +112,7 @@ public enum ConfigurationKey: String, CaseIterable, Sendable, Comparable {
         case .webhookMaxBodyBytes: "largest webhook body accepted, in bytes (default 4194304; Meta sends at most 3 MB)"
         case .spoolDirectory: "directory where webhooks wait, fsynced, while the database is down (default /var/lib/cloudchat/spool)"
         case .webhookCommitTimeout: "seconds a webhook commit may take before the batch goes to the spool instead (default 10)"
+        case .homeBlogID: "on a multisite network, the blog id of the site that keeps webhooks for numbers no site has yet (default: the first site)"
         }
     }
 

@@ -32,6 +32,7 @@ struct DaemonMetrics: Sendable {
     let writer: WebhookEventWriter
     let spool: WebhookSpool?
     let processors: [WebhookProcessor]
+    let routing: SiteRoutingService
 
     func render() -> String {
         var text = ""
@@ -50,6 +51,10 @@ struct DaemonMetrics: Sendable {
         metric("cloudchat_webhook_commits_total", "counter", "Group commits of webhook bodies.", [("", "\(written.commits)")])
         metric("cloudchat_webhook_spool_batches", "gauge", "Spool batches waiting to be drained into the database.",
                [("", "\(spool?.pendingBatches ?? 0)")])
+        metric("cloudchat_webhooks_unrouted_total", "counter", "Webhook bodies (or parts) stored for a number or WABA no site has.",
+               [("", "\(written.unrouted)")])
+        metric("cloudchat_webhook_events_rerouted_total", "counter", "Unrouted webhook events moved to their site once the number was added.",
+               [("", "\(routing.rerouted.load(ordering: .relaxed))")])
         let statistics = processors.map { ($0.site.blogID, $0.currentStatistics) }
         var outcomes: [(String, String)] = []
         for (blogID, stats) in statistics {

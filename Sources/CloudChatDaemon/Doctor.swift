@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MariaDB
 import WhatsAppCloudAPI
+import WebhookIngest
 import WordPressStore
 
 /// One finding of `cloudchatd doctor`.
@@ -213,9 +214,26 @@ public enum Doctor {
                                       fix: "upgrade cloudchatd to the version that wrote this schema"))
             case .current:
                 findings.append(.init(name, .ok, "version \(status.latestVersion), current"))
+                findings.append(try unroutedFinding(site, on: connection))
             }
         }
         return findings
+    }
+
+    /// Webhook events for numbers or WABAs no account has: a number Meta sends for that was never added (or was disabled).
+    private static func unroutedFinding(_ site: WordPressSite, on connection: MariaDBConnection) throws -> DoctorFinding {
+        let name = "unrouted webhooks (\(site.tablePrefix))"
+        let groups = try UnroutedWebhookEvents.census(site: site, on: connection)
+        guard !groups.isEmpty else { return .init(name, .ok, "none: every stored webhook names a number or WABA of an account") }
+        let total = groups.reduce(0) { $0 + $1.count }
+        let named = groups.prefix(5).map { group in
+            let subject = group.phoneNumberID.map { "phone_number_id \($0)" } ?? group.wabaID.map { "WABA \($0)" } ?? "no number or WABA"
+            return "\(subject): \(group.count)"
+        }
+        return .init(name, .warning,
+                     "\(total) stored webhook event(s) name a number or WABA no account has (" + named.joined(separator: ", ")
+                        + (groups.count > 5 ? ", …" : "") + ")",
+                     fix: "add the phone number as an account of the site that should receive it; cloudchatd then processes these events (events for numbers that are not yours can be ignored)")
     }
 
     private static func privilegeFinding(_ connection: MariaDBConnection, configuration: DaemonConfiguration) throws -> DoctorFinding {

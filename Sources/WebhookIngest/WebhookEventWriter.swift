@@ -50,11 +50,12 @@ public final class WebhookEventWriter: Service, Sendable {
     }
 
     /// Called once a body is committed (or could not be); may run on any thread.
-    public typealias Completion = @Sendable (Result<WebhookSiteRouter.Route, WebhookStoreError>) -> Void
+    public typealias Completion = @Sendable (Result<[WebhookSiteRouter.Route], WebhookStoreError>) -> Void
 
     private struct Pending {
         var webhook: AcceptedWebhook
-        var route: WebhookSiteRouter.Route
+        /// One route, or one per site for a body that was split.
+        var routes: [WebhookSiteRouter.Route]
         var completion: Completion
     }
 
@@ -85,6 +86,8 @@ public final class WebhookEventWriter: Service, Sendable {
         public var largestCommit = 0
         /// Bodies written to the local spool instead of the database.
         public var spooled = 0
+        /// Bodies (or parts of split ones) stored `unrouted`: no site has their number or WABA.
+        public var unrouted = 0
     }
 
     /// Creates a writer; ``run()`` must be running for ``store(_:)`` to return.
@@ -105,10 +108,10 @@ public final class WebhookEventWriter: Service, Sendable {
     public var currentStatistics: Statistics { statistics.withLock { $0 } }
 
     /// Stores a webhook and returns once it is committed.
-    /// - Returns: where it went.
+    /// - Returns: where it went (one route per site when it was split).
     /// - Throws: ``WebhookStoreError`` when the writer is shutting down or the commit failed.
     @discardableResult
-    public func store(_ webhook: AcceptedWebhook) async throws -> WebhookSiteRouter.Route {
+    public func store(_ webhook: AcceptedWebhook) async throws -> [WebhookSiteRouter.Route] {
         try await withCheckedThrowingContinuation { continuation in
             enqueue(webhook) { continuation.resume(with: $0) }
         }
@@ -117,10 +120,10 @@ public final class WebhookEventWriter: Service, Sendable {
     /// Queues a webhook for the next commit and calls `completion` once it is
     /// committed, without a task per request (for callers on an event loop).
     public func enqueue(_ webhook: AcceptedWebhook, completion: @escaping Completion) {
-        let route = router.route(webhook.body)
+        let routes = router.route(webhook.body)
         let outcome: (wake: CheckedContinuation<Void, Never>?, refused: Bool) = state.withLock { state in
             if state.isShuttingDown { return (nil, true) }
-            state.queue.append(Pending(webhook: webhook, route: route, completion: completion))
+            state.queue.append(Pending(webhook: webhook, routes: routes, completion: completion))
             let wake = state.wakeUp
             state.wakeUp = nil
             return (wake, false)
@@ -189,17 +192,12 @@ public final class WebhookEventWriter: Service, Sendable {
         // One INSERT per site, all in one transaction: one fsync for the lot.
         var rowsBySite: [WordPressSite: [[MariaDBValue]]] = [:]
         for pending in batch {
-            rowsBySite[pending.route.site, default: []].append([
-                .date(pending.webhook.receivedAt),
-                pending.route.phoneNumberID.map { .string($0) } ?? .null,
-                .int(1),
-                .string(pending.route.processingState),
-                .bytes(pending.webhook.body),
-            ])
+            for route in pending.routes {
+                rowsBySite[route.site, default: []].append(WebhookEventRow(route: route, webhook: pending.webhook).values)
+            }
         }
         let inserts = try? rowsBySite.map { site, rows in
-            try SQLQuery.insert(into: site.table(.webhookEvents),
-                                columns: ["received_at", "phone_number_id", "signature_verified", "processing_state", "body"], rows: rows)
+            try SQLQuery.insert(into: site.table(.webhookEvents), columns: WebhookEventRow.columns, rows: rows)
         }
         do {
             guard let inserts else { throw WebhookStoreError(description: "could not build the insert") }
@@ -211,12 +209,14 @@ public final class WebhookEventWriter: Service, Sendable {
                     for insert in inserts { try connection.execute(insert) }
                 }
             }
+            let unrouted = batch.reduce(0) { $0 + $1.routes.count { $0.processingState == "unrouted" } }
             statistics.withLock {
+                $0.unrouted += unrouted
                 $0.stored += batch.count
                 $0.commits += 1
                 $0.largestCommit = max($0.largestCommit, batch.count)
             }
-            for pending in batch { pending.completion(.success(pending.route)) }
+            for pending in batch { pending.completion(.success(pending.routes)) }
             for site in rowsBySite.keys { onStored(site) }
         } catch {
             if let spool {
@@ -229,8 +229,8 @@ public final class WebhookEventWriter: Service, Sendable {
 
     private func spoolOrFail(_ batch: [Pending], spool: WebhookSpool, reason: (any Error)?) async {
         do {
-            try await spool.append(batch.map {
-                ($0.route.site.tablePrefix, $0.webhook.receivedAt, $0.route.phoneNumberID, $0.route.processingState, $0.webhook.body)
+            try await spool.append(batch.flatMap { pending in
+                pending.routes.map { ($0.site.tablePrefix, WebhookEventRow(route: $0, webhook: pending.webhook)) }
             })
             statistics.withLock { $0.spooled += batch.count }
             if let reason {
@@ -238,7 +238,7 @@ public final class WebhookEventWriter: Service, Sendable {
                     "count": "\(batch.count)", "error": "\(reason)",
                 ])
             }
-            for pending in batch { pending.completion(.success(pending.route)) }
+            for pending in batch { pending.completion(.success(pending.routes)) }
         } catch {
             fail(batch, because: "neither the database nor the spool took the webhook: \(error)")
         }
@@ -251,6 +251,41 @@ public final class WebhookEventWriter: Service, Sendable {
         ])
         let failure = WebhookStoreError(description: reason)
         for pending in batch { pending.completion(.failure(failure)) }
+    }
+}
+
+/// One row of `webhook_events` as the writer and the spool drainer insert it.
+public struct WebhookEventRow: Sendable, Equatable {
+    public var receivedAt: Date
+    public var phoneNumberID: String?
+    public var wabaID: String?
+    public var isSplit: Bool
+    /// `pending` or `unrouted`.
+    public var processingState: String
+    /// The body as received, or one site's part of a split body.
+    public var body: [UInt8]
+
+    public init(receivedAt: Date, phoneNumberID: String?, wabaID: String? = nil, isSplit: Bool = false, processingState: String, body: [UInt8]) {
+        self.receivedAt = receivedAt
+        self.phoneNumberID = phoneNumberID
+        self.wabaID = wabaID
+        self.isSplit = isSplit
+        self.processingState = processingState
+        self.body = body
+    }
+
+    /// The row for one route of an accepted webhook.
+    init(route: WebhookSiteRouter.Route, webhook: AcceptedWebhook) {
+        self.init(receivedAt: webhook.receivedAt, phoneNumberID: route.phoneNumberID, wabaID: route.wabaID, isSplit: route.isSplit,
+                  processingState: route.processingState, body: route.body(from: webhook.body))
+    }
+
+    /// The columns ``values`` fills, in order. Only signature-checked bodies are ever stored.
+    static let columns = ["received_at", "phone_number_id", "waba_id", "signature_verified", "is_split", "processing_state", "body"]
+
+    var values: [MariaDBValue] {
+        [.date(receivedAt), phoneNumberID.map { .string($0) } ?? .null, wabaID.map { .string($0) } ?? .null, .int(1),
+         .int(isSplit ? 1 : 0), .string(processingState), .bytes(body)]
     }
 }
 

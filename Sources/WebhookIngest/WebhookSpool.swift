@@ -18,14 +18,8 @@ public final class WebhookSpool: Sendable {
         public var sequence: UInt64
         /// The table prefix of the site it was routed to.
         public var tablePrefix: String
-        /// When it was received.
-        public var receivedAt: Date
-        /// The business number found in it, if any.
-        public var phoneNumberID: String?
-        /// `pending` or `unrouted`.
-        public var processingState: String
-        /// The body as received.
-        public var body: [UInt8]
+        /// The row to insert into that site's `webhook_events`.
+        public var row: WebhookEventRow
     }
 
     /// A spooled batch waiting to drain.
@@ -83,8 +77,9 @@ public final class WebhookSpool: Sendable {
     public var pendingBatches: Int { state.withLock { $0.pendingFiles.count } }
 
     /// Writes a batch durably; returns once it is on disk.
+    /// - Parameter entries: each site's table prefix and the row for it, in order.
     /// - Throws: ``WebhookSpoolError`` when it cannot be written (the requests are then answered 503).
-    public func append(_ entries: [(tablePrefix: String, receivedAt: Date, phoneNumberID: String?, processingState: String, body: [UInt8])]) async throws {
+    public func append(_ entries: [(tablePrefix: String, row: WebhookEventRow)]) async throws {
         precondition(!entries.isEmpty)
         // Numbers are reserved under the lock; the file is named after them, so
         // concurrent appends still sort in sequence order.
@@ -93,8 +88,7 @@ public final class WebhookSpool: Sendable {
             return state.nextSequence
         }
         let records = entries.enumerated().map { offset, entry in
-            Record(sequence: first + UInt64(offset), tablePrefix: entry.tablePrefix, receivedAt: entry.receivedAt,
-                   phoneNumberID: entry.phoneNumberID, processingState: entry.processingState, body: entry.body)
+            Record(sequence: first + UInt64(offset), tablePrefix: entry.tablePrefix, row: entry.row)
         }
         let last = first + UInt64(entries.count) - 1
         let path = directory + "/" + String(format: "%020llu-%020llu.batch", first, last)
@@ -173,9 +167,11 @@ public final class WebhookSpool: Sendable {
         WebhookSpoolError(description: "spool \(operation) of \(path) failed: \(String(cString: strerror(errno)))")
     }
 
-    // MARK: Encoding: "CCSP1", count, then per record: sequence, micros, prefix, phone id, state, body.
+    // MARK: Encoding: "CCSP2", count, then per record: sequence, micros, prefix, phone id, state, body, WABA id, split flag.
+    // "CCSP1" files (without the last two) still drain.
 
-    private static let magic = Array("CCSP1".utf8)
+    private static let magic = Array("CCSP2".utf8)
+    private static let firstMagic = Array("CCSP1".utf8)
 
     static func encode(_ records: [Record]) -> [UInt8] {
         var out = magic
@@ -183,12 +179,15 @@ public final class WebhookSpool: Sendable {
         func put(_ bytes: [UInt8]) { put(UInt64(bytes.count)); out += bytes }
         put(UInt64(records.count))
         for record in records {
+            let row = record.row
             put(record.sequence)
-            put(UInt64(bitPattern: Int64((record.receivedAt.timeIntervalSince1970 * 1_000_000).rounded())))
+            put(UInt64(bitPattern: Int64((row.receivedAt.timeIntervalSince1970 * 1_000_000).rounded())))
             put(Array(record.tablePrefix.utf8))
-            put(record.phoneNumberID.map { Array($0.utf8) } ?? [])
-            put(Array(record.processingState.utf8))
-            put(record.body)
+            put(row.phoneNumberID.map { Array($0.utf8) } ?? [])
+            put(Array(row.processingState.utf8))
+            put(row.body)
+            put(row.wabaID.map { Array($0.utf8) } ?? [])
+            put(row.isSplit ? 1 : 0)
         }
         return out
     }
@@ -205,17 +204,24 @@ public final class WebhookSpool: Sendable {
             try take(8).reversed().reduce(0) { $0 << 8 | UInt64($1) }
         }
         func bytes() throws -> [UInt8] { Array(try take(Int(clamping: try number()))) }
-        guard Array(try take(magic.count)) == magic else { throw damaged }
+        func optionalText() throws -> String? {
+            let value = try bytes()
+            return value.isEmpty ? nil : String(decoding: value, as: UTF8.self)
+        }
+        let version = Array(try take(magic.count))
+        guard version == magic || version == firstMagic else { throw damaged }
         var records: [Record] = []
         for _ in 0..<(try number()) {
             let sequence = try number()
             let micros = Int64(bitPattern: try number())
             let prefix = String(decoding: try bytes(), as: UTF8.self)
-            let phone = try bytes()
+            let phone = try optionalText()
             let state = String(decoding: try bytes(), as: UTF8.self)
-            records.append(Record(sequence: sequence, tablePrefix: prefix, receivedAt: Date(timeIntervalSince1970: Double(micros) / 1_000_000),
-                                  phoneNumberID: phone.isEmpty ? nil : String(decoding: phone, as: UTF8.self),
-                                  processingState: state, body: try bytes()))
+            let body = try bytes()
+            let (waba, isSplit) = version == magic ? (try optionalText(), try number() != 0) : (nil, false)
+            records.append(Record(sequence: sequence, tablePrefix: prefix, row: WebhookEventRow(
+                receivedAt: Date(timeIntervalSince1970: Double(micros) / 1_000_000), phoneNumberID: phone, wabaID: waba,
+                isSplit: isSplit, processingState: state, body: body)))
         }
         guard offset == data.count else { throw damaged }
         return records

@@ -63,9 +63,7 @@ public final class WebhookSpoolDrainer: Service, Sendable {
                 let fresh = bySite[site.tablePrefix, default: []].filter { $0.sequence > drainedUpTo }
                 guard let last = fresh.last?.sequence else { continue }
                 try connection.execute(try SQLQuery.insert(
-                    into: site.table(.webhookEvents),
-                    columns: ["received_at", "phone_number_id", "signature_verified", "processing_state", "body"],
-                    rows: fresh.map { [.date($0.receivedAt), $0.phoneNumberID.map { .string($0) } ?? .null, .int(1), .string($0.processingState), .bytes($0.body)] }))
+                    into: site.table(.webhookEvents), columns: WebhookEventRow.columns, rows: fresh.map(\.row.values)))
                 try connection.execute("UPDATE \(leases) SET progress_id = \(last), updated_at = \(now) WHERE name = \(marker)")
                 inserted += fresh.count
             }

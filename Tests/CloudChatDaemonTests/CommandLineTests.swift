@@ -3,6 +3,7 @@ import MariaDB
 import Synchronization
 import TestSupport
 import Testing
+import WordPressStore
 
 /// Runs the built `cloudchatd` binary, as an operator would.
 struct CloudChatBinary {
@@ -98,6 +99,7 @@ struct CommandLineTests {
         (["serve"], "Run the daemon."),
         (["migrate"], "Create or upgrade CloudChat's tables"),
         (["doctor"], "Check the setup and explain how to fix what is wrong."),
+        (["replay"], "Apply stored webhook events again"),
         (["version"], "Print the versions"),
     ])
     func everyCommandExplainsItself(_ command: [String], _ expected: String) throws {
@@ -170,5 +172,44 @@ struct CommandLineTests {
         #expect(serve.process.terminationReason == .exit)
         #expect(serve.process.terminationStatus == 0)
         #expect(serve.logText.contains("database pool closed"))
+    }
+
+    @Test func replayRebuildsLostMessagesAndDoctorNamesNumbersNoAccountHas() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let scratch = try ScratchSite("rp")
+        defer { scratch.drop() }
+        let (connection, site) = (scratch.connection, scratch.site)
+        try directory.write("site/wp-config.php", TestDatabase.wpConfig(prefix: scratch.prefix))
+        let arguments = ["--wordpress", directory.path + "/site"]
+        try connection.execute("""
+            INSERT INTO \(site.table(.accounts)) (waba_id, phone_number_id, created_at, updated_at)
+            VALUES ('102290129340398', '106540352242922', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))
+            """)
+        func store(number: String, wamid: String) throws {
+            let body = #"{"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"\#(number)"},"contacts":[{"profile":{"name":"Ana"},"wa_id":"16505551234"}],"messages":[{"from":"16505551234","id":"\#(wamid)","timestamp":"1749416383","type":"text","text":{"body":"hello"}}]}}]}]}"#
+            try connection.execute("""
+                INSERT INTO \(site.table(.webhookEvents)) (received_at, phone_number_id, signature_verified, processing_state, body)
+                VALUES (UTC_TIMESTAMP(6), \(number), 1, \(number == "106540352242922" ? "processed" : "unrouted"), \(Array(body.utf8)))
+                """)
+        }
+        try store(number: "106540352242922", wamid: "wamid.ONE")
+        try store(number: "106540352242922", wamid: "wamid.TWO")
+        try store(number: "999000111", wamid: "wamid.ELSEWHERE")
+
+        let doctor = try CloudChatBinary.run(["doctor"] + arguments, environment: ["CLOUDCHAT_SPOOL_DIR": directory.path + "/spool"])
+        #expect(doctor.output.contains("[warn] unrouted webhooks (\(scratch.prefix)): 1 stored webhook event(s) name a number or WABA no account has (phone_number_id 999000111: 1)"), "\(doctor.output)")
+
+        // The events say processed, but their messages are gone (say, a restore of an older backup).
+        let replayed = try CloudChatBinary.run(["replay"] + arguments)
+        #expect(replayed.status == 0, "\(replayed.errors)")
+        #expect(replayed.output.contains("replayed 3 events"), "\(replayed.output)")
+        let wamids = try connection.query("SELECT wamid FROM \(site.table(.messages)) ORDER BY wamid").map { try $0.decode(String.self, at: 0) }
+        #expect(wamids == ["wamid.ONE", "wamid.TWO"])
+        #expect(try connection.queryFirst("SELECT COUNT(*) FROM \(site.table(.webhookEvents)) WHERE processing_state = 'processed'")?.decode(Int.self, at: 0) == 2)
+
+        let narrow = try CloudChatBinary.run(["replay", "--from-id", "5", "--to-id", "2"] + arguments)
+        #expect(narrow.status == 64)
+        #expect(narrow.errors.contains("--to-id (2) is below --from-id (5)"), "\(narrow.errors)")
     }
 }

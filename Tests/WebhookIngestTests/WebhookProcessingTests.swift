@@ -431,13 +431,39 @@ struct WebhookProcessingTests {
         }
     }
 
-    @Test func eventsForANumberNoAccountHasAreUnrouted() async throws {
+    @Test func eventsForANumberNoAccountHasWaitUntilTheNumberIsAdded() async throws {
         try await ProcessingFixture.with { fixture in
-            let event = try fixture.store(envelope(messagesChange(contacts: contact("16505551234"),
-                messages: message("wamid.ELSEWHERE", #""type":"text","text":{"body":"hi"}"#), phoneNumberID: "999000111")))
+            let body = envelope(messagesChange(contacts: contact("16505551234"),
+                messages: message("wamid.ELSEWHERE", #""type":"text","text":{"body":"hi"}"#), phoneNumberID: "999000111"))
+            let event = try fixture.connection.execute("""
+                INSERT INTO \(fixture.site.table(.webhookEvents)) (received_at, phone_number_id, signature_verified, body)
+                VALUES ('2026-01-02 03:04:05.123456', '999000111', 1, \(Array(body.utf8)))
+                """).lastInsertID
             try await fixture.process()
             #expect(try fixture.eventState(event).state == "unrouted")
             #expect(try fixture.count(.messages) == 0)
+            #expect(try UnroutedWebhookEvents.census(site: fixture.site, on: fixture.connection)
+                == [.init(phoneNumberID: "999000111", wabaID: nil, count: 1)])
+
+            // Nothing moves while no account has the number.
+            var owners = try WebhookSiteRouter.loadOwners(of: [fixture.site], on: fixture.connection)
+            #expect(try UnroutedWebhookEvents.reroute(sites: [fixture.site], owners: owners, on: fixture.connection).isEmpty)
+
+            // Once it is added, the event comes back as a new pending row, and is processed.
+            let accountID = try ProcessingFixture.addAccount(phoneNumberID: "999000111", display: "15550000111", to: fixture.site, on: fixture.connection)
+            owners = try WebhookSiteRouter.loadOwners(of: [fixture.site], on: fixture.connection)
+            #expect(try UnroutedWebhookEvents.reroute(sites: [fixture.site], owners: owners, on: fixture.connection) == [fixture.site: 1])
+            #expect(try fixture.count(.webhookEvents, "id = \(event)") == 0)
+            let moved = try #require(try fixture.connection.queryFirst("""
+                SELECT id, received_at, processing_state, body FROM \(fixture.site.table(.webhookEvents))
+                """))
+            #expect(try moved.decode(UInt64.self, at: 0) > event)
+            #expect(abs(try moved.decode(Date.self, at: 1).timeIntervalSince1970 - 1_767_323_045.123456) < 0.000_01)
+            #expect(try moved.decode(String.self, at: 2) == "pending")
+            #expect(try moved.decode([UInt8].self, at: 3) == Array(body.utf8))
+            try await fixture.process()
+            #expect(try fixture.message("wamid.ELSEWHERE")?.decode("account_id", as: UInt64.self) == accountID)
+            #expect(try UnroutedWebhookEvents.census(site: fixture.site, on: fixture.connection).isEmpty)
         }
     }
 

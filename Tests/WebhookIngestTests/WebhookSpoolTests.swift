@@ -8,8 +8,10 @@ import WordPressStore
 
 @Suite("Webhook spool", .timeLimit(.minutes(2)))
 struct WebhookSpoolTests {
-    private func entry(_ n: Int, prefix: String = "wp_") -> (tablePrefix: String, receivedAt: Date, phoneNumberID: String?, processingState: String, body: [UInt8]) {
-        (prefix, Date(timeIntervalSince1970: 1_750_000_000.123456 + Double(n)), n % 2 == 0 ? "106540352242922" : nil, "pending", Array("{\"n\":\(n)} 😀".utf8) + [0x00])
+    private func entry(_ n: Int, prefix: String = "wp_") -> (tablePrefix: String, row: WebhookEventRow) {
+        (prefix, WebhookEventRow(receivedAt: Date(timeIntervalSince1970: 1_750_000_000.123456 + Double(n)),
+                                 phoneNumberID: n % 2 == 0 ? "106540352242922" : nil, wabaID: n == 3 ? "102290129340398" : nil,
+                                 isSplit: n == 3, processingState: n == 3 ? "unrouted" : "pending", body: Array("{\"n\":\(n)} 😀".utf8) + [0x00]))
     }
 
     @Test func batchesSurviveARestartAndSequencesKeepGrowing() async throws {
@@ -27,11 +29,14 @@ struct WebhookSpoolTests {
         #expect(reopened.pendingBatches == 2)
         let first = try #require(try await reopened.oldest())
         #expect(first.records.map(\.sequence) == [1, 2])
-        #expect(first.records[0].body == entry(1).body)
-        #expect(first.records[0].phoneNumberID == nil && first.records[1].phoneNumberID == "106540352242922")
-        #expect(abs(first.records[0].receivedAt.timeIntervalSince1970 - entry(1).receivedAt.timeIntervalSince1970) < 0.000_002)
+        #expect(first.records[0].row.body == entry(1).row.body)
+        #expect(first.records[0].row.phoneNumberID == nil && first.records[1].row.phoneNumberID == "106540352242922")
+        #expect(abs(first.records[0].row.receivedAt.timeIntervalSince1970 - entry(1).row.receivedAt.timeIntervalSince1970) < 0.000_002)
         try await reopened.remove(first)
         let second = try #require(try await reopened.oldest())
+        var expected = entry(3).row
+        expected.receivedAt = second.records[0].row.receivedAt
+        #expect(second.records[0].row == expected)
         try await reopened.remove(second)
         #expect(!reopened.hasPending)
 
@@ -41,9 +46,27 @@ struct WebhookSpoolTests {
         #expect(try await again.oldest()?.records.map(\.sequence) == [4])
     }
 
+    @Test func batchesWrittenBeforeWABAAndSplitWereRecordedStillDrain() throws {
+        // The first format: magic, count, then sequence, micros, prefix, phone id, state, body.
+        var old = Array("CCSP1".utf8)
+        func put(_ value: UInt64) { withUnsafeBytes(of: value.littleEndian) { old += $0 } }
+        func put(_ text: String) { put(UInt64(text.utf8.count)); old += Array(text.utf8) }
+        put(1)
+        put(7)
+        put(1_750_000_000_000_000)
+        put("wp_")
+        put("106540352242922")
+        put("pending")
+        put("{}")
+        let records = try WebhookSpool.decode(old, path: "old.batch")
+        #expect(records == [.init(sequence: 7, tablePrefix: "wp_", row: WebhookEventRow(
+            receivedAt: Date(timeIntervalSince1970: 1_750_000_000), phoneNumberID: "106540352242922", processingState: "pending",
+            body: Array("{}".utf8)))])
+    }
+
     @Test func aDamagedBatchIsReportedNotMisread() throws {
         #expect(throws: WebhookSpoolError.self) { try WebhookSpool.decode(Array("CCSP1garbage".utf8), path: "x.batch") }
-        var encoded = WebhookSpool.encode([.init(sequence: 1, tablePrefix: "wp_", receivedAt: Date(), phoneNumberID: nil, processingState: "pending", body: [1, 2, 3])])
+        var encoded = WebhookSpool.encode([.init(sequence: 1, tablePrefix: "wp_", row: entry(1).row)])
         encoded.removeLast()
         #expect(throws: WebhookSpoolError.self) { try WebhookSpool.decode(encoded, path: "x.batch") }
     }

@@ -129,10 +129,11 @@ public final class WebhookProcessor: Service, Sendable {
     ///
     /// Every write of processing is idempotent, so replaying yields the same domain
     /// state; it also rebuilds that state after domain rows were lost.
+    /// - Parameter progress: called after each batch with the events replayed so far and the last id.
     /// - Returns: how many events were replayed.
     @discardableResult
-    public static func replay(site: WordPressSite, ids: ClosedRange<UInt64>, batchSize: Int = 200,
-                              on connection: MariaDBConnection) throws -> Int {
+    public static func replay(site: WordPressSite, ids: ClosedRange<UInt64>, batchSize: Int = 200, on connection: MariaDBConnection,
+                              progress: (_ replayed: Int, _ lastID: UInt64) -> Void = { _, _ in }) throws -> Int {
         var after = ids.lowerBound > 0 ? ids.lowerBound - 1 : 0
         var replayed = 0
         while after < ids.upperBound {
@@ -146,6 +147,7 @@ public final class WebhookProcessor: Service, Sendable {
             }
             replayed += rows.count
             after = last.event.id
+            progress(replayed, after)
         }
         return replayed
     }
