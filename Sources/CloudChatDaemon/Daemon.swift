@@ -169,6 +169,13 @@ final class SiteRoutingService: Service, Sendable {
             do {
                 let owners = try await pool.withConnection { try WebhookSiteRouter.loadOwners(of: sites, on: $0) }
                 router.update(owners: owners)
+                if owners.contested != movedFor?.contested {
+                    for (number, claimants) in owners.contested.sorted(by: { $0.key < $1.key }) {
+                        logger.error("a business number is an account of several sites; its webhooks wait, unrouted, until only one site has it", metadata: [
+                            "phone_number_id": "\(number)", "blog_ids": "\(claimants.map(\.blogID))",
+                        ])
+                    }
+                }
                 let changed = movedFor.map { owners.knowsMore(than: $0) } ?? true
                 if changed || moveAgain {
                     let moved = try await pool.withConnection { try UnroutedWebhookEvents.reroute(sites: sites, owners: owners, on: $0) }

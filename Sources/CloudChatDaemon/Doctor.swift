@@ -196,8 +196,10 @@ public enum Doctor {
         let kind = sites.count == 1 && sites[0].domain == nil ? "single site" : "multisite network of \(sites.count) site(s)"
         findings.append(.init("sites", .ok, "\(kind): " + sites.map(\.description).joined(separator: "; ")))
 
+        var current: [WordPressSite] = []
         for site in sites {
             let status = try SchemaMigrator.status(of: site, on: connection)
+            if status.state == .current { current.append(site) }
             let name = "schema (\(site.tablePrefix))"
             switch status.state {
             case .noWordPress:
@@ -215,6 +217,18 @@ public enum Doctor {
             case .current:
                 findings.append(.init(name, .ok, "version \(status.latestVersion), current"))
                 findings.append(try unroutedFinding(site, on: connection))
+            }
+        }
+        if current.count > 1 {
+            let contested = try WebhookSiteRouter.loadOwners(of: current, on: connection).contested
+            if contested.isEmpty {
+                findings.append(.init("number owners", .ok, "no business number is an account of more than one site"))
+            } else {
+                let list = contested.sorted { $0.key < $1.key }.map { number, sites in
+                    "phone_number_id \(number) (blogs " + sites.map { "\($0.blogID)" }.joined(separator: ", ") + ")"
+                }
+                findings.append(.init("number owners", .failed, "numbers that are accounts of several sites, so their webhooks go to none: " + list.joined(separator: "; "),
+                                      fix: "remove each number from every site but the one that should receive its messages"))
             }
         }
         return findings

@@ -52,6 +52,8 @@ public final class WebhookSiteRouter: Sendable {
         public var numbers: [String: WordPressSite] = [:]
         /// WABA id → the sites with an account in it (blog order).
         public var wabas: [String: [WordPressSite]] = [:]
+        /// Numbers that more than one site has an account for: routed to none of them until one is removed.
+        public var contested: [String: [WordPressSite]] = [:]
 
         public init(numbers: [String: WordPressSite] = [:], wabas: [String: [WordPressSite]] = [:]) {
             self.numbers = numbers
@@ -90,7 +92,7 @@ public final class WebhookSiteRouter: Sendable {
     /// never receive another's messages by mistake.
     public static func loadOwners(of sites: [WordPressSite], on connection: MariaDBConnection) throws -> Owners {
         var owners = Owners()
-        var contested: Set<String> = []
+        var claims: [String: [WordPressSite]] = [:]
         for site in sites {
             let rows = try connection.query("""
                 SELECT phone_number_id, waba_id FROM \(site.table(.accounts)) WHERE state <> \("disabled")
@@ -98,11 +100,13 @@ public final class WebhookSiteRouter: Sendable {
             for row in rows {
                 let number = try row.decode(String.self, at: 0)
                 let waba = try row.decode(String.self, at: 1)
-                if owners.numbers[number] != nil { contested.insert(number) } else { owners.numbers[number] = site }
+                claims[number, default: []].append(site)
                 if !(owners.wabas[waba]?.contains(site) ?? false) { owners.wabas[waba, default: []].append(site) }
             }
         }
-        for number in contested { owners.numbers[number] = nil }
+        for (number, sites) in claims {
+            if sites.count == 1 { owners.numbers[number] = sites[0] } else { owners.contested[number] = sites }
+        }
         return owners
     }
 

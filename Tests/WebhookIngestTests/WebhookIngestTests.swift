@@ -201,6 +201,7 @@ struct WebhookRoutingTests {
         let owners = try WebhookSiteRouter.loadOwners(of: sites, on: connection)
         #expect(owners.numbers == ["222": sites[1]])
         #expect(owners.wabas == ["w1": sites])
+        #expect(owners.contested == ["333": [sites[0], sites[2]]])
     }
 }
 
