@@ -115,7 +115,7 @@ public enum UnroutedWebhookEvents {
 
     /// The id of the first entry, which for WABA-level fields is the WABA.
     private static func firstWABA(in body: [UInt8]) -> String? {
-        guard case .array(let entries)? = (try? JSONDecoder().decode(JSONValue.self, from: Data(body)))?["entry"] else { return nil }
+        guard case .array(let entries)? = (try? JSONValue.parse(body))?["entry"] else { return nil }
         return entries.first?["id"]?.stringValue
     }
 }

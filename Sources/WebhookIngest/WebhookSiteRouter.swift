@@ -126,7 +126,7 @@ public final class WebhookSiteRouter: Sendable {
 
     /// Routes change by change; nil when the body is not a JSON object with entries (the home site's processor records why).
     private func routeParsed(_ body: [UInt8], owners: Owners) -> [Route]? {
-        guard case .object(var envelope)? = try? JSONDecoder().decode(JSONValue.self, from: Data(body)),
+        guard case .object(var envelope)? = try? JSONValue.parse(body),
               case .array(let entries)? = envelope["entry"] else { return nil }
         /// Where a group of changes goes; unclaimed ones are grouped by number or WABA so each can be moved on its own.
         struct Target: Hashable {

@@ -204,3 +204,76 @@ struct JSONValueTests {
         #expect(text.contains(#""n":1749416383"#), "whole numbers are written without a fraction")
     }
 }
+
+@Suite("JSON parser and tree decoder")
+struct JSONParserTests {
+    @Test(arguments: [
+        #"{"b":[1,2.5,-3,true,false,null],"a":"quote \" backslash \\ newline \n tab \t bell \u0007 emoji 😀 slash \/","c":{"z":{},"y":[]}}"#,
+        #"  [ 0 , -0.5 , 1e3 , 1E-2 , 12345678901234 , "\u00e9\ud83d\ude00" , "" ]  "#,
+        #""just a string""#,
+        "17",
+        #"{"dup":1,"dup":2}"#,
+    ])
+    func parsesWhatFoundationParses(_ text: String) throws {
+        let ours = try JSONValue.parse(Array(text.utf8))
+        let foundation = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        #expect(ours == foundation)
+    }
+
+    @Test(arguments: [
+        "", "{", #"{"a"}"#, #"{"a":1,}"#, "[1,]", "01", "1.", "-", "1e", "tru", "nul", #""unterminated"#, "\"tab\there\"",
+        #""\x""#, #""\ud83d""#, #""\ude00""#, "[1] 2", "{'a':1}",
+        String(repeating: "[", count: 600) + String(repeating: "]", count: 600),
+    ])
+    func refusesWhatIsNotJSON(_ text: String) {
+        #expect(throws: DecodingError.self) { try JSONValue.parse(Array(text.utf8)) }
+    }
+
+    @Test func refusesInvalidUTF8() {
+        #expect(throws: DecodingError.self) { try JSONValue.parse([0x22, 0xC3, 0x28, 0x22]) }
+        #expect(throws: DecodingError.self) { try JSONValue.parse([0x22, 0x5C, 0x6E, 0xFF, 0x22]) }
+    }
+
+    private struct Sample: Decodable, Equatable {
+        let count: Int
+        let ratio: Double
+        let name: String?
+        let flags: [Bool]
+        let nested: [String: Int]
+        let raw: JSONValue
+    }
+
+    @Test func decodesModelsLikeFoundation() throws {
+        let text = #"{"count":3,"ratio":0.25,"flags":[true,false],"nested":{"a":1},"raw":{"k":[1,"x"]}}"#
+        let ours = try JSONValueDecoder.decode(Sample.self, from: JSONValue.parse(Array(text.utf8)))
+        #expect(ours == (try JSONDecoder().decode(Sample.self, from: Data(text.utf8))))
+        #expect(ours.name == nil && ours.raw["k"] == .array([.number(1), .string("x")]))
+    }
+
+    @Test func errorsNameThePathLikeFoundation() throws {
+        let cases = [
+            #"{"count":"3","ratio":0,"flags":[],"nested":{},"raw":null}"#,
+            #"{"count":3,"ratio":0,"flags":[true,1],"nested":{},"raw":null}"#,
+            #"{"count":3,"ratio":0,"flags":[],"nested":{"a":null},"raw":null}"#,
+            #"{"ratio":0,"flags":[],"nested":{},"raw":null}"#,
+        ]
+        func path(_ error: any Error) -> String {
+            let context: DecodingError.Context? = switch error as? DecodingError {
+            case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context): context
+            case .keyNotFound(let key, let context): .init(codingPath: context.codingPath + [key], debugDescription: "")
+            default: nil
+            }
+            return context?.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".") ?? "?"
+        }
+        for text in cases {
+            var ours = "", foundation = ""
+            do { _ = try JSONValueDecoder.decode(Sample.self, from: JSONValue.parse(Array(text.utf8))) } catch { ours = path(error) }
+            do { _ = try JSONDecoder().decode(Sample.self, from: Data(text.utf8)) } catch { foundation = path(error) }
+            #expect(!ours.isEmpty && ours == foundation, "\(text): \(ours) vs \(foundation)")
+        }
+        // A fraction is not an integer (stricter than Foundation, which may truncate).
+        #expect(throws: DecodingError.self) {
+            try JSONValueDecoder.decode(Sample.self, from: JSONValue.parse(Array(#"{"count":3.5,"ratio":0,"flags":[],"nested":{},"raw":null}"#.utf8)))
+        }
+    }
+}

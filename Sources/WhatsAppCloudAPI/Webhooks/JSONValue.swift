@@ -11,6 +11,11 @@ public enum JSONValue: Sendable, Hashable, Codable {
     case object([String: JSONValue])
 
     public init(from decoder: any Decoder) throws {
+        // Decoding from a parsed tree: the value is already there.
+        if let tree = decoder as? JSONTreeDecoder {
+            self = tree.value
+            return
+        }
         // Containers first, then the likeliest scalars: every wrong guess costs a thrown error.
         if let object = try? decoder.container(keyedBy: AnyKey.self) {
             var members: [String: JSONValue] = [:]

@@ -16,7 +16,7 @@ public struct WebhookNotification: Sendable, Decodable {
     /// Decodes a body as received.
     /// - Throws: `DecodingError` when the body is not JSON or lacks the envelope.
     public static func decode(_ body: some DataProtocol) throws -> WebhookNotification {
-        try JSONDecoder().decode(WebhookNotification.self, from: Data(body))
+        try JSONValueDecoder.decode(WebhookNotification.self, from: JSONValue.parse(body))
     }
 }
 
