@@ -24,7 +24,9 @@ struct WebhookBodies {
             let count = Int.random(in: 5...20, using: &random)
             return (Array(envelope(statuses: (0..<count).map { _ in status() }).utf8), count)
         }
-        return (Array(envelope(message: roll < 95 ? textMessage() : imageMessage()).utf8), 1)
+        // As in Meta's payloads, the contact is the sender, with the profile name they keep.
+        let sender = customer()
+        return (Array(envelope(message: roll < 95 ? textMessage(from: sender) : imageMessage(from: sender), from: sender).utf8), 1)
     }
 
     private mutating func wamid() -> String {
@@ -45,20 +47,20 @@ struct WebhookBodies {
         return #"{"id":"\#(wamid())","status":"\#(state)","timestamp":"\#(timestamp)","recipient_id":"\#(customer())","biz_opaque_callback_data":"cc1:r:\#(counter):1"\#(pricing)}"#
     }
 
-    private mutating func textMessage() -> String {
-        #"{"from":"\#(customer())","id":"\#(wamid())","timestamp":"\#(timestamp)","type":"text","text":{"body":"Hello, is order \#(counter) on its way? 😀"}}"#
+    private mutating func textMessage(from sender: String) -> String {
+        #"{"from":"\#(sender)","id":"\#(wamid())","timestamp":"\#(timestamp)","type":"text","text":{"body":"Hello, is order \#(counter) on its way? 😀"}}"#
     }
 
-    private mutating func imageMessage() -> String {
-        #"{"from":"\#(customer())","id":"\#(wamid())","timestamp":"\#(timestamp)","type":"image","image":{"caption":"the receipt","mime_type":"image/jpeg","sha256":"\#(runID)\#(counter)","id":"\#(counter)1234567"}}"#
+    private mutating func imageMessage(from sender: String) -> String {
+        #"{"from":"\#(sender)","id":"\#(wamid())","timestamp":"\#(timestamp)","type":"image","image":{"caption":"the receipt","mime_type":"image/jpeg","sha256":"\#(runID)\#(counter)","id":"\#(counter)1234567"}}"#
     }
 
     private func envelope(statuses: [String]) -> String {
         envelope(value: #""statuses":[\#(statuses.joined(separator: ","))]"#)
     }
 
-    private mutating func envelope(message: String) -> String {
-        envelope(value: #""contacts":[{"profile":{"name":"Customer \#(counter)"},"wa_id":"\#(customer())"}],"messages":[\#(message)]"#)
+    private func envelope(message: String, from sender: String) -> String {
+        envelope(value: #""contacts":[{"profile":{"name":"Customer \#(sender.suffix(4))"},"wa_id":"\#(sender)"}],"messages":[\#(message)]"#)
     }
 
     private func envelope(value: String) -> String {

@@ -231,8 +231,11 @@ public final class WebhookSiteRouter: Sendable {
     /// The value of the first `"phone_number_id":"…"` in the body, found by a byte
     /// scan (digits only, at most 32; anything else is treated as absent).
     static func firstPhoneNumberID(in bytes: [UInt8]) -> String? {
-        guard let start = bytes.firstRange(of: numberKey) else { return nil }
-        return digitString(in: bytes, after: start.upperBound)?.value
+        guard bytes.count >= numberKey.count else { return nil }
+        for index in 0...(bytes.count - numberKey.count) where bytes[index] == 0x22 && bytes[index...].starts(with: numberKey) {
+            return digitString(in: bytes, after: index + numberKey.count)?.value
+        }
+        return nil
     }
 
     /// A `: "digits"` value starting at `index`, and the index after its closing quote.

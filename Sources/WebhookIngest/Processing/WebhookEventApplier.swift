@@ -47,6 +47,8 @@ struct WebhookEventApplier {
     private var decoded: [UInt64: WebhookNotification] = [:]
     /// Contacts known in this batch, by `wa_id` and by `user_id`.
     private var knownContacts: [ContactLookup: KnownContact] = [:]
+    /// The lookups each known contact is filed under, so forgetting one is cheap.
+    private var knownContactLookups: [UInt64: [ContactLookup]] = [:]
     /// Messages looked up (and locked) by ``prefetch(_:)``: wamid → contact id, for those that exist.
     private var messageContacts: [String: UInt64] = [:]
     private var prefetchedWamids: Set<String> = []
@@ -496,8 +498,8 @@ struct WebhookEventApplier {
             for duplicate in existing.dropFirst() { try merge(try duplicate.decode(UInt64.self, at: 0), into: contactID) }
         }
         // Only write when something is new: most messages come from contacts already complete.
-        let unchanged = try existing.count == 1 && KnownContact(existing[0]).covers(wanted)
-        if !unchanged {
+        let found = existing.count == 1 ? try KnownContact(existing[0]) : nil
+        if found?.covers(wanted) != true {
             try connection.execute("""
                 UPDATE \(site.table(.contacts))
                    SET wa_id = COALESCE(wa_id, \(waID)), user_id = COALESCE(user_id, \(userID)),
@@ -506,7 +508,15 @@ struct WebhookEventApplier {
                  WHERE id = \(contactID)
                 """)
         }
-        try rememberContact(contactID, accountID: accountID)
+        if let found {
+            // The row as the UPDATE left it, without reading it back.
+            forgetContact(contactID)
+            remember(KnownContact(id: contactID, waID: found.waID ?? waID, userID: found.userID ?? userID,
+                                  parentUserID: parentUserID ?? found.parentUserID, username: username ?? found.username,
+                                  profileName: profileName ?? found.profileName), accountID: accountID)
+        } else {
+            try rememberContact(contactID, accountID: accountID)
+        }
         return contactID
     }
 
@@ -676,8 +686,16 @@ struct WebhookEventApplier {
     }
 
     private mutating func remember(_ contact: KnownContact, accountID: UInt64) {
-        if let waID = contact.waID { knownContacts[.waID(accountID, waID)] = contact }
-        if let userID = contact.userID { knownContacts[.userID(accountID, userID)] = contact }
+        var lookups: [ContactLookup] = []
+        if let waID = contact.waID { lookups.append(.waID(accountID, waID)) }
+        if let userID = contact.userID { lookups.append(.userID(accountID, userID)) }
+        for lookup in lookups {
+            // A lookup taken over from another contact no longer leads to that one.
+            if let previous = knownContacts[lookup]?.id, previous != contact.id { knownContactLookups[previous]?.removeAll { $0 == lookup } }
+            knownContacts[lookup] = contact
+        }
+        let filed = knownContactLookups[contact.id] ?? []
+        knownContactLookups[contact.id] = filed + lookups.filter { !filed.contains($0) }
     }
 
     private mutating func rememberContact(_ id: UInt64, accountID: UInt64) throws {
@@ -690,7 +708,9 @@ struct WebhookEventApplier {
     }
 
     private mutating func forgetContact(_ id: UInt64) {
-        knownContacts = knownContacts.filter { $0.value.id != id }
+        for lookup in knownContactLookups.removeValue(forKey: id) ?? [] where knownContacts[lookup]?.id == id {
+            knownContacts[lookup] = nil
+        }
     }
 
     /// The contact of an existing message, or nil when there is no such message (locking its gap).
