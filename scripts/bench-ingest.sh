@@ -9,6 +9,8 @@
 #   scripts/bench-ingest.sh                         60 s, as fast as answers come
 #   scripts/bench-ingest.sh --rate 2000             60 s at 2,000 webhooks/s
 #   scripts/bench-ingest.sh --duration 10 --connections 32
+#   scripts/bench-ingest.sh --hold-processing       intake alone; processing starts after the load,
+#                                                   so the backlog's processing rate is measured too
 set -eu
 
 say() { printf '\n==> %s\n' "$*"; }
@@ -34,7 +36,12 @@ stop_daemon() {
 }
 
 main() {
-    # The load generator takes the arguments; the duration defaults to 60 s here.
+    hold_processing=
+    if [ "${1:-}" = --hold-processing ]; then
+        hold_processing=yes
+        shift
+    fi
+    # The load generator takes the other arguments; the duration defaults to 60 s here.
     case " $* " in *" --duration "*) extra="" ;; *) extra="--duration 60" ;; esac
 
     scripts/install-deps.sh >/dev/null
@@ -73,6 +80,12 @@ CONF
     sql "INSERT INTO $bench_db.wp_cloudchat_accounts (waba_id, phone_number_id, display_phone_number, created_at, updated_at)
          VALUES ('102290129340398', '106540352242922', '15550783881', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))"
 
+    if [ -n "$hold_processing" ]; then
+        # Another holder has the processor lease for now, so the daemon only takes webhooks in.
+        sql "INSERT INTO $bench_db.wp_cloudchat_leases (name, owner_id, epoch, acquired_at, renewed_at, expires_at, updated_at)
+             VALUES ('processor', 'bench:hold', 1, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL 1 DAY, UTC_TIMESTAMP(6))"
+    fi
+
     say "Starting cloudchatd on 127.0.0.1:$port"
     "$bin/cloudchatd" serve --config "$bench_dir/cloudchatd.conf" 2>"$bench_dir/cloudchatd.log" &
     daemon_pid=$!
@@ -101,6 +114,10 @@ CONF
     # shellcheck disable=SC2086 # extra holds optional words
     "$bin/WebhookLoad" --port "$port" --secret "$secret" $extra "$@" | tee "$bench_dir/load.txt"
     load_end=$(date +%s.%N)
+    if [ -n "$hold_processing" ]; then
+        say "Releasing the processor lease: processing the backlog"
+        sql "UPDATE $bench_db.wp_cloudchat_leases SET expires_at = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND WHERE name = 'processor'"
+    fi
     # Processing catches up: wait until no stored event is pending any more.
     while [ "$(sql "SELECT COUNT(*) FROM $bench_db.wp_cloudchat_webhook_events WHERE processing_state = 'pending'")" != 0 ]; do
         sleep 0.2
@@ -115,6 +132,8 @@ CONF
     accepted=$(sed -n 's/^accepted=//p' "$bench_dir/load.txt")
     rows=$(sql "SELECT COUNT(*) FROM $bench_db.wp_cloudchat_webhook_events")
     outcomes=$(sql "SELECT CONCAT(processing_state, '=', COUNT(*)) FROM $bench_db.wp_cloudchat_webhook_events GROUP BY processing_state" | tr '\n' ' ')
+    processing_rate=$(sql "SELECT ROUND(COUNT(*) / (TIMESTAMPDIFF(MICROSECOND, MIN(processed_at), MAX(processed_at)) / 1e6))
+                           FROM $bench_db.wp_cloudchat_webhook_events")
     domain=$(sql "SELECT CONCAT('messages=', (SELECT COUNT(*) FROM $bench_db.wp_cloudchat_messages),
                                 ' status_events=', (SELECT COUNT(*) FROM $bench_db.wp_cloudchat_status_events),
                                 ' contacts=', (SELECT COUNT(*) FROM $bench_db.wp_cloudchat_contacts))")
@@ -126,6 +145,7 @@ CONF
     echo "acknowledged with 200: $accepted; rows in $bench_db.wp_cloudchat_webhook_events: $rows"
     [ "$accepted" = "$rows" ] && echo "every acknowledged webhook is in the database" || echo "MISMATCH: acknowledged and stored differ"
     echo "processing: $outcomes; $domain"
+    echo "processing rate: $processing_rate events/s from the first event processed to the last"
     echo "processing lag during the load: max $(sort -g "$bench_dir/lag.txt" | tail -1) s over $(wc -l < "$bench_dir/lag.txt") samples; all processed $(awk "BEGIN { printf \"%.1f\", $drained - $load_end }") s after the load ended"
     echo "cloudchatd CPU: $(( (cpu_after - cpu_before) / ticks )).$(( (cpu_after - cpu_before) % ticks * 100 / ticks )) s; peak RSS $((peak_rss / 1024)) MiB"
     echo "mariadbd CPU: $(( (server_after - server_before) / ticks )).$(( (server_after - server_before) % ticks * 100 / ticks )) s"
