@@ -116,23 +116,28 @@ struct WebhookEventApplier {
             start += chunk.count
         }
         statusEventRows.removeAll()
-        // A stable order, so concurrent writers (the bridge) lock rows in the same order.
-        for (key, delta) in conversations.sorted(by: { $0.key < $1.key }) {
-            try connection.execute("""
-                INSERT INTO \(site.table(.conversations))
-                    (account_id, contact_id, state, unread_count, last_message_id, last_message_at, last_inbound_at, created_at, updated_at)
-                VALUES (\(key.accountID), \(key.contactID), 'open', \(delta.unread), \(delta.lastMessageID), \(delta.lastMessageAt),
-                        \(delta.lastInboundAt), \(now), \(now))
-                ON DUPLICATE KEY UPDATE
-                    last_message_id = IF(VALUES(last_message_at) IS NOT NULL
-                                         AND (last_message_at IS NULL OR VALUES(last_message_at) >= last_message_at),
-                                         VALUES(last_message_id), last_message_id),
-                    last_message_at = GREATEST(COALESCE(last_message_at, VALUES(last_message_at)), COALESCE(VALUES(last_message_at), last_message_at)),
-                    last_inbound_at = GREATEST(COALESCE(last_inbound_at, VALUES(last_inbound_at)), COALESCE(VALUES(last_inbound_at), last_inbound_at)),
-                    state = IF(VALUES(unread_count) > 0, 'open', state),
-                    unread_count = unread_count + VALUES(unread_count),
-                    updated_at = VALUES(updated_at)
-                """)
+        // A stable order, so concurrent writers (the bridge) lock rows in the same order; many rows per statement.
+        let rows: [[MariaDBValue]] = conversations.sorted(by: { $0.key < $1.key }).map { key, delta in
+            [.uint(key.accountID), .uint(key.contactID), .string("open"), .uint(UInt64(delta.unread)),
+             delta.lastMessageID.map { .uint($0) } ?? .null, delta.lastMessageAt.map { .date($0) } ?? .null,
+             delta.lastInboundAt.map { .date($0) } ?? .null, .date(now), .date(now)]
+        }
+        for chunk in rows.chunked(into: 200) {
+            try connection.execute(try SQLQuery.insert(
+                into: site.table(.conversations),
+                columns: ["account_id", "contact_id", "state", "unread_count", "last_message_id", "last_message_at", "last_inbound_at",
+                          "created_at", "updated_at"],
+                rows: chunk, suffix: """
+                    ON DUPLICATE KEY UPDATE
+                        last_message_id = IF(VALUES(last_message_at) IS NOT NULL
+                                             AND (last_message_at IS NULL OR VALUES(last_message_at) >= last_message_at),
+                                             VALUES(last_message_id), last_message_id),
+                        last_message_at = GREATEST(COALESCE(last_message_at, VALUES(last_message_at)), COALESCE(VALUES(last_message_at), last_message_at)),
+                        last_inbound_at = GREATEST(COALESCE(last_inbound_at, VALUES(last_inbound_at)), COALESCE(VALUES(last_inbound_at), last_inbound_at)),
+                        state = IF(VALUES(unread_count) > 0, 'open', state),
+                        unread_count = unread_count + VALUES(unread_count),
+                        updated_at = VALUES(updated_at)
+                    """))
         }
         conversations.removeAll()
     }

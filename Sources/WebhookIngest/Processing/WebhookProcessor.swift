@@ -18,7 +18,7 @@ public final class WebhookProcessor: Service, Sendable {
     /// Tuning; the defaults suit production.
     public struct Options: Sendable {
         /// Events read and processed per transaction.
-        public var batchSize = 200
+        public var batchSize = 500
         /// How long an id must stay missing before the mark passes it. Must exceed the ingest writer's transaction time.
         public var gapTimeout: Duration = .seconds(30)
         /// How long settled gaps keep being checked for rows that committed late.
