@@ -43,6 +43,23 @@ struct WebhookEventApplier {
     private let now: Date
     private var accounts: AccountDirectory
     private var conversations: [ConversationKey: ConversationDelta] = [:]
+    /// Inbound messages without effects on other rows, inserted together by ``flushInbound()``.
+    private var pendingInbound: [PendingInbound] = []
+    private var pendingWamids: Set<String> = []
+
+    private struct PendingInbound {
+        let wamid: String
+        let row: [MariaDBValue]
+        let conversation: ConversationKey
+        let messageAt: Date
+        let countsAsUnread: Bool
+    }
+
+    private static let inboundColumns = [
+        "account_id", "contact_id", "wamid", "direction", "type", "source", "body", "payload_json", "context_wamid", "target_wamid",
+        "forwarded", "referral_json", "media_id", "status", "message_at", "error_code", "error_details", "webhook_event_id",
+        "created_at", "updated_at",
+    ]
     /// Bodies decoded by ``prefetch(_:)``, by event id.
     private var decoded: [UInt64: WebhookNotification] = [:]
     /// Contacts known in this batch, by `wa_id` and by `user_id`.
@@ -104,6 +121,7 @@ struct WebhookEventApplier {
 
     /// Writes the status events and conversation updates gathered over the batch.
     mutating func finish() throws {
+        try flushInbound()
         // Many rows per statement; a status seen before keeps its row, and is marked applied if it is now.
         var start = 0
         while start < statusEventRows.count {
@@ -201,6 +219,7 @@ struct WebhookEventApplier {
         guard let wamid = Self.metaID(message.id, maxLength: 255) else { return "the message id is not a valid wamid" }
         // Already stored: a duplicate delivery or a replay.
         if prefetchedWamids.contains(wamid), messageContacts[wamid] != nil { return nil }
+        if pendingWamids.contains(wamid) { return nil }  // twice in this batch
         guard let contactID = try upsertContact(ContactIdentity(sender: message, contacts: contacts), accountID: account.id, source: "inbound") else {
             return "the sender has neither a valid wa_id nor a user_id"
         }
@@ -211,15 +230,27 @@ struct WebhookEventApplier {
             mediaID = try insertMedia(media, metaMediaID: metaMediaID, accountID: account.id, contactID: contactID, receivedAt: messageAt)
         }
         let error = message.errors.first
-        let inserted = try connection.execute("""
-            INSERT IGNORE INTO \(site.table(.messages))
-                (account_id, contact_id, wamid, direction, type, source, body, payload_json, context_wamid, target_wamid, forwarded,
-                 referral_json, media_id, status, message_at, error_code, error_details, webhook_event_id, created_at, updated_at)
-            VALUES (\(account.id), \(contactID), \(wamid), 'inbound', \(Self.messageType(message.type)), 'customer', \(fields.body),
-                    \(message.raw.jsonText), \(Self.metaID(message.context?.id, maxLength: 255)), \(Self.metaID(fields.targetWamid, maxLength: 255)),
-                    \(fields.forwarded(message.context)), \(Self.referralJSON(message)), \(mediaID), 'received', \(messageAt),
-                    \(error?.code), \(error.flatMap { $0.details ?? $0.title }), \(event.id), \(now), \(now))
-            """)
+        let row: [MariaDBValue] = [
+            .uint(account.id), .uint(contactID), .string(wamid), .string("inbound"), .string(Self.messageType(message.type)), .string("customer"),
+            fields.body.map { .string($0) } ?? .null, .string(message.raw.jsonText),
+            Self.metaID(message.context?.id, maxLength: 255).map { .string($0) } ?? .null,
+            Self.metaID(fields.targetWamid, maxLength: 255).map { .string($0) } ?? .null,
+            .int(Int64(fields.forwarded(message.context))), Self.referralJSON(message).map { .string($0) } ?? .null,
+            mediaID.map { .uint($0) } ?? .null, .string("received"), .date(messageAt), error.map { .int(Int64($0.code)) } ?? .null,
+            error.flatMap { $0.details ?? $0.title }.map { .string($0) } ?? .null, .uint(event.id), .date(now), .date(now),
+        ]
+        let key = ConversationKey(accountID: account.id, contactID: contactID)
+        let pending = PendingInbound(wamid: wamid, row: row, conversation: key, messageAt: messageAt, countsAsUnread: fields.countsAsUnread)
+        guard message.hasEffectsOnOtherRows else {
+            // Most messages: inserted with the rest of the batch's.
+            pendingInbound.append(pending)
+            pendingWamids.insert(wamid)
+            return nil
+        }
+        // Edits, revokes and number changes act on rows that earlier messages may have created: those go in first.
+        try flushInbound()
+        let inserted = try connection.execute(try SQLQuery.insert(into: site.table(.messages), columns: Self.inboundColumns, rows: [row],
+                                                                  verb: "INSERT IGNORE"))
         guard inserted.affectedRows == 1 else { return nil }  // seen before: a duplicate delivery or a replay
 
         // Effects on other rows happen once, with the message's first insert.
@@ -233,10 +264,35 @@ struct WebhookEventApplier {
         default:
             break
         }
-        let key = ConversationKey(accountID: account.id, contactID: contactID)
         conversations[key, default: ConversationDelta()].add(
             messageID: inserted.lastInsertID, at: messageAt, countsAsUnread: fields.countsAsUnread)
         return nil
+    }
+
+    /// Inserts the queued inbound messages, many per statement, and counts them into their conversations.
+    private mutating func flushInbound() throws {
+        guard !pendingInbound.isEmpty else { return }
+        let pending = pendingInbound
+        pendingInbound.removeAll()
+        pendingWamids.removeAll()
+        for chunk in pending.chunked(into: 200) {
+            try connection.execute(try SQLQuery.insert(into: site.table(.messages), columns: Self.inboundColumns, rows: chunk.map(\.row),
+                                                       verb: "INSERT IGNORE"))
+        }
+        // Rows this transaction inserted; a wamid stored before was found (and skipped) by the batch's prefetch.
+        var ids: [String: UInt64] = [:]
+        for chunk in pending.map(\.wamid).chunked(into: 1000) {
+            for row in try connection.query("SELECT wamid, id FROM \(site.table(.messages)) WHERE wamid IN (\(list: chunk))") {
+                ids[try row.decode(String.self, at: 0)] = try row.decode(UInt64.self, at: 1)
+            }
+        }
+        for message in pending {
+            guard let id = ids[message.wamid] else { continue }
+            prefetchedWamids.insert(message.wamid)
+            messageContacts[message.wamid] = message.conversation.contactID
+            conversations[message.conversation, default: ConversationDelta()].add(
+                messageID: id, at: message.messageAt, countsAsUnread: message.countsAsUnread)
+        }
     }
 
     private func stamp(_ column: String, on wamid: String, at time: Date) throws {
@@ -549,6 +605,7 @@ struct WebhookEventApplier {
 
     /// Moves everything of contact `removed` onto `kept`, deletes `removed` and writes an audit entry.
     private mutating func merge(_ removed: UInt64, into kept: UInt64) throws {
+        try flushInbound()  // their contact ids must be moved too
         let identity = try connection.queryFirst("""
             SELECT wa_id, user_id, parent_user_id, username, profile_name FROM \(site.table(.contacts)) WHERE id = \(removed)
             """)
@@ -720,6 +777,7 @@ struct WebhookEventApplier {
 
     /// The contact of an existing message, or nil when there is no such message (locking its gap).
     private mutating func messageContact(_ wamid: String) throws -> UInt64? {
+        if pendingWamids.contains(wamid) { try flushInbound() }
         if prefetchedWamids.contains(wamid) { return messageContacts[wamid] }
         let contact = try connection.queryFirst("SELECT contact_id FROM \(site.table(.messages)) WHERE wamid = \(wamid) FOR UPDATE")?
             .decode(UInt64.self, at: 0)
@@ -948,5 +1006,16 @@ struct InboundFields {
     func forwarded(_ context: InboundMessage.Context?) -> Int {
         if context?.frequentlyForwarded == true { return 2 }
         return context?.forwarded == true ? 1 : 0
+    }
+}
+
+extension InboundMessage {
+    /// Whether storing the message also changes other rows (the message it edits or revokes, the sender's number).
+    var hasEffectsOnOtherRows: Bool {
+        switch content {
+        case .edit, .revoke: true
+        case .system(_, _, let kind): kind == "user_changed_number"
+        default: false
+        }
     }
 }
