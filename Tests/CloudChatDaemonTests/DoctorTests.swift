@@ -57,22 +57,13 @@ struct DoctorTests {
     @Test func namesANumberThatTwoSitesOfANetworkHave() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let connection = try TestDatabase.connect()
-        let prefix = TestDatabase.uniqueName("dn") + "_"
-        try WordPressFixture.createNetwork(prefix: prefix, blogIDs: [1, 2, 3], on: connection)
-        defer { try? WordPressFixture.dropTables(prefix: prefix, on: connection) }
-        let sites = try WordPressSites.discover(on: connection, basePrefix: prefix, multisite: true)
-        for site in sites { try SchemaMigrator.migrate(site, on: connection) }
-        let wpConfig = try directory.write("wp-config.php", TestDatabase.wpConfig(prefix: prefix, extra: "define( 'MULTISITE', true );"))
+        let network = try ScratchNetwork("dn")
+        defer { network.drop() }
+        let wpConfig = try directory.write("wp-config.php", TestDatabase.wpConfig(prefix: network.prefix, extra: "define( 'MULTISITE', true );"))
 
         let clear = await run(wpConfig, directory)
         #expect(finding(clear, "number owners")?.outcome == .ok)
-        for site in [sites[1], sites[2]] {
-            try connection.execute("""
-                INSERT INTO \(site.table(.accounts)) (waba_id, phone_number_id, created_at, updated_at)
-                VALUES ('102290129340398', '106540352242922', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))
-                """)
-        }
+        for site in network.sites.dropFirst() { try network.addAccount(site, phoneNumberID: "106540352242922") }
         let contested = try #require(finding(await run(wpConfig, directory), "number owners"))
         #expect(contested.outcome == .failed)
         #expect(contested.detail.contains("phone_number_id 106540352242922 (blogs 2, 3)"), "\(contested.detail)")

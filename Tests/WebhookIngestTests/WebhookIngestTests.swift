@@ -126,18 +126,10 @@ struct WebhookRoutingTests {
     }
 
     @Test func aNetworkStoresEachSitesPartAndMovesWaitingEventsOnceTheNumberIsAdded() async throws {
-        let connection = try TestDatabase.connect()
-        let prefix = TestDatabase.uniqueName("n") + "_"
-        try WordPressFixture.createNetwork(prefix: prefix, blogIDs: [1, 2, 3], on: connection)
-        defer { try? WordPressFixture.dropTables(prefix: prefix, on: connection) }
-        let sites = try WordPressSites.discover(on: connection, basePrefix: prefix, multisite: true)
-        for site in sites { try SchemaMigrator.migrate(site, on: connection) }
-        func addAccount(_ site: WordPressSite, _ number: String) throws {
-            try connection.execute("""
-                INSERT INTO \(site.table(.accounts)) (waba_id, phone_number_id, created_at, updated_at)
-                VALUES ('102290129340398', \(number), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))
-                """)
-        }
+        let network = try ScratchNetwork("n")
+        defer { network.drop() }
+        let (connection, sites) = (network.connection, network.sites)
+        func addAccount(_ site: WordPressSite, _ number: String) throws { try network.addAccount(site, phoneNumberID: number) }
         try addAccount(sites[1], "222")
         let router = WebhookSiteRouter(sites: sites)
         router.update(owners: try WebhookSiteRouter.loadOwners(of: sites, on: connection))
@@ -182,19 +174,10 @@ struct WebhookRoutingTests {
     }
 
     @Test func aNumberClaimedByTwoSitesIsRoutedToNeither() throws {
-        let connection = try TestDatabase.connect()
-        let prefix = TestDatabase.uniqueName("r") + "_"
-        try WordPressFixture.createNetwork(prefix: prefix, blogIDs: [1, 2, 3], on: connection)
-        defer { try? WordPressFixture.dropTables(prefix: prefix, on: connection) }
-        let sites = try WordPressSites.discover(on: connection, basePrefix: prefix, multisite: true)
-        for site in sites { try SchemaMigrator.migrate(site, on: connection) }
-        let now = Date()
-        func addAccount(_ site: WordPressSite, _ number: String) throws {
-            try connection.execute("""
-                INSERT INTO \(site.table(.accounts)) (waba_id, phone_number_id, created_at, updated_at)
-                VALUES (\("w1"), \(number), \(now), \(now))
-                """)
-        }
+        let network = try ScratchNetwork("r")
+        defer { network.drop() }
+        let (connection, sites) = (network.connection, network.sites)
+        func addAccount(_ site: WordPressSite, _ number: String) throws { try network.addAccount(site, phoneNumberID: number, wabaID: "w1") }
         try addAccount(sites[1], "222")
         try addAccount(sites[2], "333")
         try addAccount(sites[0], "333")
