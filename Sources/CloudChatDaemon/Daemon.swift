@@ -87,7 +87,12 @@ public enum Daemon {
             listenerConfiguration.webhookMaxBodyBytes = storableBodyBytes
         }
         let instanceID = DaemonInstance.id()
-        let processors = sites.map { WebhookProcessor(site: $0, pool: database.pool, instanceID: instanceID, logger: logger) }
+        // Processing gives way to the writer during bursts; the writer is built after the processors it wakes.
+        let writerBinding = LateBinding<WebhookEventWriter>()
+        let processors = sites.map {
+            WebhookProcessor(site: $0, pool: database.pool, instanceID: instanceID, logger: logger,
+                             intakeUnderPressure: { writerBinding.value?.isUnderPressure ?? false })
+        }
         let processorsBySite = Dictionary(uniqueKeysWithValues: processors.map { ($0.site, $0) })
         let routing = SiteRoutingService(router: router, sites: sites, pool: database.pool, logger: logger) { site in
             processorsBySite[site]?.notify()
@@ -95,6 +100,7 @@ public enum Daemon {
         let writer = WebhookEventWriter(pool: writerPool, router: router, spool: spool, limits: limits, logger: logger) { site in
             processorsBySite[site]?.notify()
         }
+        writerBinding.bind(writer)
         let drainer = spool.map { WebhookSpoolDrainer(spool: $0, pool: writerPool, sites: sites, logger: logger) }
         if configuration.webhookAppSecrets.isEmpty {
             logger.warning("no webhook_app_secret is configured: webhooks are answered 503 until one is (Meta retries them)")
@@ -197,6 +203,17 @@ final class SiteRoutingService: Service, Sendable {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(30)) }
         }
     }
+}
+
+/// A value set once, after the parts that refer to it were built.
+final class LateBinding<Value: Sendable>: Sendable {
+    private let storage = Mutex<Value?>(nil)
+
+    func bind(_ value: Value) {
+        storage.withLock { $0 = value }
+    }
+
+    var value: Value? { storage.withLock { $0 } }
 }
 
 /// This daemon run's identity in lease rows: host name and random hex, unique per run.

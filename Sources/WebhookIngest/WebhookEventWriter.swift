@@ -84,6 +84,10 @@ public final class WebhookEventWriter: Service, Sendable {
         public var failed = 0
         /// The largest number of bodies in one commit.
         public var largestCommit = 0
+        /// Bodies per commit, averaged over the last commits.
+        public var recentCommitSize = 0.0
+        /// When the last commit returned.
+        public var lastCommitAt: ContinuousClock.Instant?
         /// Bodies written to the local spool instead of the database.
         public var spooled = 0
         /// Bodies (or parts of split ones) stored `unrouted`: no site has their number or WABA.
@@ -106,6 +110,18 @@ public final class WebhookEventWriter: Service, Sendable {
 
     /// Counts since start.
     public var currentStatistics: Statistics { statistics.withLock { $0 } }
+
+    /// Whether webhooks are arriving faster than commits return one by one: many wait for each
+    /// commit. Processing then gives way, so acknowledgements stay fast through a burst.
+    public var isUnderPressure: Bool {
+        statistics.withLock { statistics in
+            guard let last = statistics.lastCommitAt, last.duration(to: .now) < .seconds(1) else { return false }
+            return statistics.recentCommitSize >= Self.pressureCommitSize
+        }
+    }
+
+    /// Bodies per commit from which intake counts as under pressure; at 2,000 webhooks/s commits hold about 10.
+    static let pressureCommitSize = 40.0
 
     /// Stores a webhook and returns once it is committed.
     /// - Returns: where it went (one route per site when it was split).
@@ -215,6 +231,8 @@ public final class WebhookEventWriter: Service, Sendable {
                 $0.stored += batch.count
                 $0.commits += 1
                 $0.largestCommit = max($0.largestCommit, batch.count)
+                $0.recentCommitSize = 0.9 * $0.recentCommitSize + 0.1 * Double(batch.count)
+                $0.lastCommitAt = .now
             }
             for pending in batch { pending.completion(.success(pending.routes)) }
             for site in rowsBySite.keys { onStored(site) }

@@ -234,6 +234,16 @@ struct WebhookEventWriterTests {
         }
     }
 
+    @Test func oneWebhookAtATimeIsNoPressure() async throws {
+        try await withWriter { writer, _, _, _ in
+            #expect(!writer.isUnderPressure)
+            for index in 0..<20 { try await writer.store(AcceptedWebhook(body: Array(#"{"n":\#(index)}"#.utf8))) }
+            #expect(writer.currentStatistics.commits == 20)
+            #expect(writer.currentStatistics.recentCommitSize < 1.5)
+            #expect(!writer.isUnderPressure)
+        }
+    }
+
     @Test func bodiesAreStoredByteForByte() async throws {
         try await withWriter { writer, site, connection, _ in
             let body: [UInt8] = Array(#"{"broken json", "emoji":"😀"#.utf8) + [0x00, 0xFF, 0x0A]

@@ -58,11 +58,16 @@ public final class WebhookProcessor: Service, Sendable {
     private let options: Options
     private let logger: Logger
     private let hasNews = Atomic<Bool>(true)
+    private let intakeUnderPressure: @Sendable () -> Bool
     private let statistics = Mutex(Statistics())
 
     /// Creates a processor for one site.
-    /// - Parameter instanceID: this daemon run's id, written as the lease owner.
-    public init(site: WordPressSite, pool: MariaDBPool, instanceID: String, options: Options = Options(), logger: Logger) {
+    /// - Parameters:
+    ///   - instanceID: this daemon run's id, written as the lease owner.
+    ///   - intakeUnderPressure: whether webhook intake is busy; processing then gives way between batches.
+    public init(site: WordPressSite, pool: MariaDBPool, instanceID: String, options: Options = Options(), logger: Logger,
+                intakeUnderPressure: @escaping @Sendable () -> Bool = { false }) {
+        self.intakeUnderPressure = intakeUnderPressure
         self.site = site
         self.pool = pool
         self.instanceID = instanceID
@@ -92,8 +97,15 @@ public final class WebhookProcessor: Service, Sendable {
                         continue
                     }
                 }
+                let started = ContinuousClock.now
                 let outcome = try await step(&progress!)
-                if !outcome.moreWaiting { try await idle(for: options.idlePoll, wakeOnNews: true) }
+                if !outcome.moreWaiting {
+                    try await idle(for: options.idlePoll, wakeOnNews: true)
+                } else if intakeUnderPressure() {
+                    // A burst: acknowledging webhooks comes first. Processing continues at
+                    // a quarter of its pace and catches up once the burst is over.
+                    try await Task.sleep(for: started.duration(to: .now) * 3)
+                }
             } catch is SiteLeaseLost {
                 logger.warning("another daemon took over processing of this site's webhooks")
                 progress = nil
