@@ -218,6 +218,13 @@ final class WebhookRequestHandler: ChannelInboundHandler, RemovableChannelHandle
     private func respond(_ status: HTTPResponseStatus, _ text: String, keepAlive: Bool, context: ChannelHandlerContext,
                          contentType: String = "text/plain; charset=utf-8") {
         guard context.channel.isActive else { return }
+        if status == .ok, keepAlive, text == Self.acknowledgement.text {
+            // The answer to nearly every request: built once.
+            context.write(wrapOutboundOut(.head(Self.acknowledgement.head)), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(Self.acknowledgement.body))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            return
+        }
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: String(text.utf8.count))
@@ -225,12 +232,22 @@ final class WebhookRequestHandler: ChannelInboundHandler, RemovableChannelHandle
         if !keepAlive { headers.add(name: "Connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: text)))), promise: nil)
-        let written = context.writeAndFlushPromise(wrapOutboundOut(.end(nil)))
-        if !keepAlive {
-            let channel = context.channel
-            written.whenComplete { _ in channel.close(promise: nil) }
+        guard !keepAlive else {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            return
         }
+        let channel = context.channel
+        context.writeAndFlushPromise(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
     }
+
+    /// The 200 for a stored webhook on a kept-alive connection.
+    private static let acknowledgement: (text: String, head: HTTPResponseHead, body: ByteBuffer) = {
+        let text = "ok\n"
+        let headers: HTTPHeaders = [
+            "Content-Type": "text/plain; charset=utf-8", "Content-Length": String(text.utf8.count), "Server": "cloudchatd",
+        ]
+        return (text, HTTPResponseHead(version: .http1_1, status: .ok, headers: headers), ByteBuffer(string: text))
+    }()
 }
 
 private extension ChannelHandlerContext {
