@@ -62,6 +62,11 @@ CONF
     say "Creating CloudChat's tables"
     "$cloudchatd" migrate --config .dev/cloudchatd.conf --wordpress .dev/wordpress
 
+    # The demo business number the sample webhooks are addressed to (no Meta credentials involved).
+    mariadb --no-defaults --socket="$CLOUDCHAT_TEST_DB_SOCKET" -uroot cloudchat_demo -e "
+        INSERT IGNORE INTO wp_cloudchat_accounts (waba_id, phone_number_id, display_phone_number, created_at, updated_at)
+        VALUES ('102290129340398', '106540352242922', '15550783881', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))"
+
     say "Checking the setup"
     "$cloudchatd" doctor --config .dev/cloudchatd.conf --wordpress .dev/wordpress
 

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Posts a signed sample WhatsApp webhook to the demo cloudchatd started by
-# scripts/dev.sh and shows the row it landed in.
+# scripts/dev.sh and shows the stored event and the message it became.
 #
 #   scripts/send-test-webhook.sh [url]      (default http://127.0.0.1:8787/webhook)
 set -eu
@@ -25,8 +25,20 @@ main() {
     say "answer: HTTP $status"
     [ "$status" = 200 ] || err "expected 200; see cloudchatd's log"
     eval "$("$repo_root/scripts/mariadb-dev.sh" env)"
-    mariadb --no-defaults --socket="$CLOUDCHAT_TEST_DB_SOCKET" -u"$CLOUDCHAT_TEST_DB_USER" -p"$CLOUDCHAT_TEST_DB_PASSWORD" cloudchat_demo -e \
-        "SELECT id, received_at, phone_number_id, processing_state, LENGTH(body) AS bytes FROM wp_cloudchat_webhook_events ORDER BY id DESC LIMIT 3"
+    sql() { mariadb --no-defaults --socket="$CLOUDCHAT_TEST_DB_SOCKET" -u"$CLOUDCHAT_TEST_DB_USER" -p"$CLOUDCHAT_TEST_DB_PASSWORD" cloudchat_demo -e "$1"; }
+    # Processing follows the acknowledgement within a moment.
+    i=0
+    while [ "$(sql "SELECT COUNT(*) FROM wp_cloudchat_messages WHERE wamid = 'wamid.demo$now'" | tail -1)" = 0 ] && [ "$i" -lt 20 ]; do
+        i=$((i + 1))
+        sleep 0.25
+    done
+    say "stored events (newest first):"
+    sql "SELECT id, received_at, phone_number_id, processing_state, LENGTH(body) AS bytes FROM wp_cloudchat_webhook_events ORDER BY id DESC LIMIT 3"
+    say "the message, its contact and conversation:"
+    sql "SELECT m.id, m.direction, m.type, m.body, m.status, c.wa_id, c.profile_name, v.unread_count
+           FROM wp_cloudchat_messages m JOIN wp_cloudchat_contacts c ON c.id = m.contact_id
+           JOIN wp_cloudchat_conversations v ON v.contact_id = m.contact_id
+          WHERE m.wamid = 'wamid.demo$now'"
 }
 
 main "$@"
