@@ -66,6 +66,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Sending: pacing per business number, priority lanes, retries.
+        .target(name: "Sending"),
         // Configuration, doctor checks and the long-running services of the daemon.
         .target(
             name: "CloudChatDaemon",
@@ -118,6 +120,7 @@ let package = Package(
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "MariaDBTests", dependencies: ["MariaDB", "TestSupport"]),
+        .testTarget(name: "SendingTests", dependencies: ["Sending"]),
         .testTarget(name: "CloudChatCryptoTests", dependencies: ["CloudChatCrypto"]),
         .testTarget(name: "WhatsAppCloudAPITests", dependencies: ["WhatsAppCloudAPI"]),
         .testTarget(name: "WordPressStoreTests", dependencies: ["WordPressStore", "TestSupport"]),
