@@ -122,7 +122,7 @@ let package = Package(
         .testTarget(name: "MariaDBTests", dependencies: ["MariaDB", "TestSupport"]),
         .testTarget(name: "SendingTests", dependencies: ["Sending"]),
         .testTarget(name: "CloudChatCryptoTests", dependencies: ["CloudChatCrypto"]),
-        .testTarget(name: "WhatsAppCloudAPITests", dependencies: ["WhatsAppCloudAPI"]),
+        .testTarget(name: "WhatsAppCloudAPITests", dependencies: ["WhatsAppCloudAPI", "TestSupport"]),
         .testTarget(name: "WordPressStoreTests", dependencies: ["WordPressStore", "TestSupport"]),
         .testTarget(name: "WebhookIngestTests", dependencies: ["WebhookIngest", "TestSupport", "CloudChatCrypto", "WhatsAppCloudAPI"]),
         .testTarget(name: "CloudChatDaemonTests", dependencies: ["CloudChatDaemon", "TestSupport", "CloudChatCrypto"]),
