@@ -113,8 +113,7 @@ public struct OutboundMessage: Sendable, Equatable {
         case .buttons(let body, let buttons, let header, let footer):
             if !(1...3).contains(buttons.count) { return "reply buttons must number from 1 to 3" }
             if body.isEmpty || body.count > 1024 { return "the body of a button message must have 1 to 1,024 characters" }
-            if let footer, footer.count > 60 { return "the footer is longer than 60 characters" }
-            if let header, header.count > 60 { return "the header is longer than 60 characters" }
+            if let problem = Self.frameProblem(header: header, footer: footer) { return problem }
             for button in buttons {
                 if button.title.isEmpty || button.title.count > 20 { return "a button title must have 1 to 20 characters" }
                 if button.id.isEmpty || button.id.count > 256 { return "a button id must have 1 to 256 characters" }
@@ -126,8 +125,7 @@ public struct OutboundMessage: Sendable, Equatable {
             if rows.isEmpty || rows.count > 10 { return "a list must have 1 to 10 rows in all" }
             if body.isEmpty || body.count > 4096 { return "the body of a list must have 1 to 4,096 characters" }
             if button.isEmpty || button.count > 20 { return "the list button must have 1 to 20 characters" }
-            if let footer, footer.count > 60 { return "the footer is longer than 60 characters" }
-            if let header, header.count > 60 { return "the header is longer than 60 characters" }
+            if let problem = Self.frameProblem(header: header, footer: footer) { return problem }
             for row in rows {
                 if row.title.isEmpty || row.title.count > 24 { return "a row title must have 1 to 24 characters" }
                 if row.id.isEmpty || row.id.count > 200 { return "a row id must have 1 to 200 characters" }
@@ -136,6 +134,13 @@ public struct OutboundMessage: Sendable, Equatable {
         case .reaction(let wamid, _):
             if wamid.isEmpty { return "a reaction needs the message it reacts to" }
         }
+        return nil
+    }
+
+    /// The text header and footer of interactive messages: at most 60 characters each.
+    private static func frameProblem(header: String?, footer: String?) -> String? {
+        if let footer, footer.count > 60 { return "the footer is longer than 60 characters" }
+        if let header, header.count > 60 { return "the header is longer than 60 characters" }
         return nil
     }
 
