@@ -106,4 +106,30 @@ struct GraphClientTests {
                 #"{"messaging_product":"whatsapp","status":"read","message_id":"wamid.IN1","typing_indicator":{"type":"text"}}"#))
         }
     }
+
+    @Test func listsEveryTemplatePageByPage() async throws {
+        let first = #"{"data":[{"id":"1","name":"order_confirmation","language":"en_US","status":"APPROVED","category":"UTILITY","parameter_format":"NAMED","quality_score":{"score":"GREEN","date":1758754645},"components":[{"type":"BODY","text":"Hi {{first_name}}"}]},{"id":"2","name":"promo","language":"de","status":"PAUSED","category":"MARKETING","components":[]}],"paging":{"cursors":{"before":"b1","after":"c/2+="},"next":"https://graph.facebook.com/next"}}"#
+        let last = #"{"data":[{"id":"3","name":"promo","language":"en_US","status":"APPROVED","category":"MARKETING","components":[]}],"paging":{"cursors":{"before":"c3","after":"c4"}}}"#
+        try await withClient(answer: { request in .init(body: request.path.contains("after=") ? last : first) }) { client, server in
+            let templates = try await client.allTemplates(of: "102290129340398")
+            #expect(templates.map(\.id) == ["1", "2", "3"])
+            #expect(templates[0].parameterFormat == "NAMED" && templates[0].qualityScore == "GREEN" && templates[0].category == "UTILITY")
+            #expect(templates[0].components == (try json(#"[{"type":"BODY","text":"Hi {{first_name}}"}]"#)))
+            #expect(templates[1].status == "PAUSED" && templates[1].qualityScore == nil)
+            let paths = server.requests.map(\.path)
+            #expect(paths.count == 2)
+            #expect(paths[0].hasPrefix("/v23.0/102290129340398/message_templates?fields=id,name,language,status,category,components,parameter_format,quality_score&limit=100"))
+            #expect(paths[1].hasSuffix("&after=c%2F2%2B%3D"), "the cursor is sent back encoded")
+        }
+    }
+
+    @Test func readsABusinessNumbersLimitsAndQuality() async throws {
+        let answer = #"{"display_phone_number":"+1 555-078-3881","verified_name":"Demo Shop","quality_rating":"GREEN","throughput":{"level":"STANDARD"},"whatsapp_business_manager_messaging_limit":"TIER_2K","id":"106540352242922"}"#
+        try await withClient(answer: { _ in .init(body: answer) }) { client, server in
+            let info = try await client.phoneNumber("106540352242922")
+            #expect(info == .init(displayPhoneNumber: "+1 555-078-3881", verifiedName: "Demo Shop", qualityRating: "GREEN",
+                                  throughput: "STANDARD", messagingLimit: "TIER_2K"))
+            #expect(server.requests.first?.headers["authorization"] == "Bearer EAAG-test-token")
+        }
+    }
 }

@@ -57,14 +57,120 @@ public struct GraphClient: Sendable {
         guard answer["success"] == .bool(true) else { throw GraphSendError.unexpectedAnswer("the answer does not say success") }
     }
 
+    // MARK: Templates
+
+    /// One template as Meta lists it; the components are kept as Meta sent them.
+    public struct MessageTemplate: Sendable, Equatable {
+        public let id: String
+        public let name: String
+        public let language: String
+        /// `APPROVED` is the only status that can be sent.
+        public let status: String
+        public let category: String?
+        /// `POSITIONAL` or `NAMED`.
+        public let parameterFormat: String?
+        /// `GREEN`, `YELLOW`, `RED` or `UNKNOWN`.
+        public let qualityScore: String?
+        public let components: JSONValue
+    }
+
+    /// One page of a WABA's templates, and the cursor of the next one.
+    public func templatePage(of wabaID: String, after cursor: String? = nil, limit: Int = 100) async throws -> (templates: [MessageTemplate], next: String?) {
+        var query = [("fields", "id,name,language,status,category,components,parameter_format,quality_score"), ("limit", String(limit))]
+        if let cursor { query.append(("after", cursor)) }
+        let answer = try await get("\(wabaID)/message_templates", query: query)
+        guard case .array(let items)? = answer["data"] else { throw GraphSendError.unexpectedAnswer("the template list has no data") }
+        let templates = items.compactMap { item -> MessageTemplate? in
+            guard let id = item["id"]?.stringValue, let name = item["name"]?.stringValue, let language = item["language"]?.stringValue,
+                  let status = item["status"]?.stringValue else { return nil }
+            return MessageTemplate(id: id, name: name, language: language, status: status, category: item["category"]?.stringValue,
+                                   parameterFormat: item["parameter_format"]?.stringValue,
+                                   qualityScore: item["quality_score"]?["score"]?.stringValue, components: item["components"] ?? .array([]))
+        }
+        // Meta leaves out `next` on the last page.
+        let next = answer["paging"]?["next"] != nil ? answer["paging"]?["cursors"]?["after"]?.stringValue : nil
+        return (templates, next)
+    }
+
+    /// Every template of a WABA, page after page (at most `maximumPages`, a guard against a cursor that never ends).
+    public func allTemplates(of wabaID: String, maximumPages: Int = 200) async throws -> [MessageTemplate] {
+        var templates: [MessageTemplate] = []
+        var cursor: String?
+        for _ in 0..<maximumPages {
+            let page = try await templatePage(of: wabaID, after: cursor)
+            templates += page.templates
+            guard let next = page.next, next != cursor else { return templates }
+            cursor = next
+        }
+        throw GraphSendError.unexpectedAnswer("the template list did not end after \(maximumPages) pages")
+    }
+
+    // MARK: Phone numbers
+
+    /// What Meta says about a business number.
+    public struct PhoneNumberInfo: Sendable, Equatable {
+        public let displayPhoneNumber: String?
+        public let verifiedName: String?
+        /// `GREEN`, `YELLOW`, `RED` or `UNKNOWN`.
+        public let qualityRating: String?
+        /// The throughput level, e.g. `STANDARD` or `HIGH`.
+        public let throughput: String?
+        /// The messaging limit tier, e.g. `TIER_2K`.
+        public let messagingLimit: String?
+
+        public init(displayPhoneNumber: String?, verifiedName: String?, qualityRating: String?, throughput: String?, messagingLimit: String?) {
+            self.displayPhoneNumber = displayPhoneNumber
+            self.verifiedName = verifiedName
+            self.qualityRating = qualityRating
+            self.throughput = throughput
+            self.messagingLimit = messagingLimit
+        }
+    }
+
+    /// Reads a business number's name, quality, throughput and messaging limit.
+    public func phoneNumber(_ phoneNumberID: String) async throws -> PhoneNumberInfo {
+        let answer = try await get(phoneNumberID, query: [
+            ("fields", "display_phone_number,verified_name,quality_rating,throughput,whatsapp_business_manager_messaging_limit"),
+        ])
+        return PhoneNumberInfo(displayPhoneNumber: answer["display_phone_number"]?.stringValue, verifiedName: answer["verified_name"]?.stringValue,
+                               qualityRating: answer["quality_rating"]?.stringValue,
+                               throughput: answer["throughput"]?["level"]?.stringValue ?? answer["throughput"]?.stringValue,
+                               messagingLimit: answer["whatsapp_business_manager_messaging_limit"]?.stringValue)
+    }
+
+    // MARK: Requests
+
     private func post(_ path: String, _ body: JSONValue) async throws -> JSONValue {
-        let response = try await http.send(.init(
-            method: "POST", url: "\(baseURL)/\(apiVersion)/\(path)",
-            headers: [("Authorization", "Bearer " + accessToken()), ("Content-Type", "application/json")],
-            body: Array(body.jsonText.utf8)))
+        try await exchange(.init(method: "POST", url: "\(baseURL)/\(apiVersion)/\(path)",
+                                 headers: [("Authorization", "Bearer " + accessToken()), ("Content-Type", "application/json")],
+                                 body: Array(body.jsonText.utf8)))
+    }
+
+    private func get(_ path: String, query: [(String, String)]) async throws -> JSONValue {
+        let encoded = query.map { "\($0.0)=\(Self.percentEncoded($0.1))" }.joined(separator: "&")
+        return try await exchange(.init(url: "\(baseURL)/\(apiVersion)/\(path)?\(encoded)", headers: [("Authorization", "Bearer " + accessToken())]))
+    }
+
+    private func exchange(_ request: GraphHTTPClient.Request) async throws -> JSONValue {
+        let response = try await http.send(request)
         guard (200..<300).contains(response.status) else { throw GraphAPIError(httpStatus: response.status, body: response.body) }
         guard let answer = try? JSONValue.parse(response.body) else { throw GraphSendError.unexpectedAnswer("the answer is not JSON") }
         return answer
+    }
+
+    /// Query values: everything but unreserved characters percent-encoded.
+    static func percentEncoded(_ value: String) -> String {
+        var encoded = ""
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: ","):
+                encoded.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                encoded += "%" + (byte < 16 ? "0" : "") + String(byte, radix: 16, uppercase: true)
+            }
+        }
+        return encoded
     }
 }
 
