@@ -56,7 +56,8 @@ public enum Daemon {
         }
         let router = WebhookSiteRouter(sites: sites, home: home)
         // Route correctly from the first request on; the routing service keeps it current.
-        router.update(owners: try await database.pool.withConnection { try WebhookSiteRouter.loadOwners(of: sites, on: $0) })
+        let owners = try await database.pool.withConnection { try WebhookSiteRouter.loadOwners(of: sites, on: $0) }
+        router.update(owners: owners)
         var spool: WebhookSpool?
         do {
             spool = try WebhookSpool(directory: configuration.spoolDirectory)
@@ -94,12 +95,11 @@ public enum Daemon {
                              intakeUnderPressure: { writerBinding.value?.isUnderPressure ?? false })
         }
         let processorsBySite = Dictionary(uniqueKeysWithValues: processors.map { ($0.site, $0) })
-        let routing = SiteRoutingService(router: router, sites: sites, pool: database.pool, logger: logger) { site in
-            processorsBySite[site]?.notify()
-        }
-        let writer = WebhookEventWriter(pool: writerPool, router: router, spool: spool, limits: limits, logger: logger) { site in
-            processorsBySite[site]?.notify()
-        }
+        let wakeProcessor: @Sendable (WordPressSite) -> Void = { processorsBySite[$0]?.notify() }
+        let routing = SiteRoutingService(router: router, sites: sites, owners: owners, pool: database.pool, logger: logger,
+                                         onMoved: wakeProcessor)
+        let writer = WebhookEventWriter(pool: writerPool, router: router, spool: spool, limits: limits, logger: logger,
+                                        onStored: wakeProcessor)
         writerBinding.bind(writer)
         let drainer = spool.map { WebhookSpoolDrainer(spool: $0, pool: writerPool, sites: sites, logger: logger) }
         if configuration.webhookAppSecrets.isEmpty {
@@ -152,11 +152,14 @@ final class SiteRoutingService: Service, Sendable {
     private let pool: MariaDBPool
     private let logger: Logger
     private let onMoved: @Sendable (WordPressSite) -> Void
+    /// The map assemble loaded, used for the first round instead of reading it again.
+    private let initialOwners: WebhookSiteRouter.Owners
     /// Events moved to their owner since start.
     let rerouted = Atomic<Int>(0)
 
-    init(router: WebhookSiteRouter, sites: [WordPressSite], pool: MariaDBPool, logger: Logger,
+    init(router: WebhookSiteRouter, sites: [WordPressSite], owners: WebhookSiteRouter.Owners, pool: MariaDBPool, logger: Logger,
          onMoved: @escaping @Sendable (WordPressSite) -> Void) {
+        initialOwners = owners
         self.router = router
         self.sites = sites
         self.pool = pool
@@ -171,9 +174,12 @@ final class SiteRoutingService: Service, Sendable {
         // A processor batch that read the accounts just before a number was added
         // may mark events unrouted after the move, so a change is followed by one more.
         var moveAgain = false
+        var firstRound = true
         while !Task.isShuttingDownGracefully {
             do {
-                let owners = try await pool.withConnection { try WebhookSiteRouter.loadOwners(of: sites, on: $0) }
+                let owners = firstRound
+                    ? initialOwners : try await pool.withConnection { try WebhookSiteRouter.loadOwners(of: sites, on: $0) }
+                firstRound = false
                 router.update(owners: owners)
                 if owners.contested != movedFor?.contested {
                     for (number, claimants) in owners.contested.sorted(by: { $0.key < $1.key }) {

@@ -206,7 +206,7 @@ final class WebhookRequestHandler: ChannelInboundHandler, RemovableChannelHandle
             eventLoop.execute {
                 let (handler, context) = bound.value
                 switch result {
-                case .success: handler.respond(.ok, "ok\n", keepAlive: keepAlive, context: context)
+                case .success: handler.acknowledge(keepAlive: keepAlive, context: context)
                 case .failure:
                     counters.reject(.notStored)
                     handler.respond(.serviceUnavailable, "not stored, retry later\n", keepAlive: keepAlive, context: context)
@@ -218,13 +218,6 @@ final class WebhookRequestHandler: ChannelInboundHandler, RemovableChannelHandle
     private func respond(_ status: HTTPResponseStatus, _ text: String, keepAlive: Bool, context: ChannelHandlerContext,
                          contentType: String = "text/plain; charset=utf-8") {
         guard context.channel.isActive else { return }
-        if status == .ok, keepAlive, text == Self.acknowledgement.text {
-            // The answer to nearly every request: built once.
-            context.write(wrapOutboundOut(.head(Self.acknowledgement.head)), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(Self.acknowledgement.body))), promise: nil)
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-            return
-        }
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: String(text.utf8.count))
@@ -240,7 +233,15 @@ final class WebhookRequestHandler: ChannelInboundHandler, RemovableChannelHandle
         context.writeAndFlushPromise(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
     }
 
-    /// The 200 for a stored webhook on a kept-alive connection.
+    /// Answers 200 for a stored webhook: the answer to nearly every request, so on a kept-alive connection it is built once.
+    private func acknowledge(keepAlive: Bool, context: ChannelHandlerContext) {
+        guard keepAlive else { return respond(.ok, Self.acknowledgement.text, keepAlive: false, context: context) }
+        guard context.channel.isActive else { return }
+        context.write(wrapOutboundOut(.head(Self.acknowledgement.head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(Self.acknowledgement.body))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+
     private static let acknowledgement: (text: String, head: HTTPResponseHead, body: ByteBuffer) = {
         let text = "ok\n"
         let headers: HTTPHeaders = [

@@ -104,17 +104,13 @@ public struct SendPacer: Sendable {
     private mutating func advance(to now: Instant) {
         guard now > refilledAt else { return }
         let elapsed = refilledAt.duration(to: now)
-        tokens = min(burst, tokens + currentRate * Self.seconds(elapsed))
+        tokens = min(burst, tokens + currentRate * (elapsed / .seconds(1)))
         refilledAt = now
         while currentRate < configuredRate, rateChangedAt.duration(to: now) >= recoveryInterval {
             // A tenth of the configured rate per quiet interval.
             currentRate = min(configuredRate, currentRate + configuredRate / 10)
             rateChangedAt = rateChangedAt + recoveryInterval
         }
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }
 

@@ -50,16 +50,12 @@ public enum UnroutedWebhookEvents {
                     // Locked first, so two daemons moving at once cannot both copy a row. Each
                     // statement names one site's table: rows are read out and written back.
                     let locked = try connection.query("""
-                        SELECT id, received_at, phone_number_id, waba_id, signature_verified, is_split, body
-                          FROM \(source.table(.webhookEvents))
+                        SELECT id, \(unsafeSQL: copiedColumns) FROM \(source.table(.webhookEvents))
                          WHERE id IN (\(list: candidates)) AND processing_state = 'unrouted' ORDER BY id FOR UPDATE
                         """)
                     guard !locked.isEmpty else { return }
                     var rowsByID: [UInt64: [MariaDBValue]] = [:]
-                    for row in locked {
-                        // The same columns as WebhookEventRow.columns, as a new pending row.
-                        rowsByID[try row.decode(at: 0)] = [row[1], row[2], row[3], row[4], row[5], .string("pending"), row[6]]
-                    }
+                    for row in locked { rowsByID[try row.decode(at: 0)] = Array(row.values.dropFirst()) }
                     for (target, ids) in targets.sorted(by: { $0.key.blogID < $1.key.blogID }) {
                         let rows = ids.compactMap { rowsByID[$0] }
                         guard !rows.isEmpty else { continue }
@@ -74,6 +70,9 @@ public enum UnroutedWebhookEvents {
         }
         return moved
     }
+
+    /// The writer's columns, read from the old row except the state: the copy starts `pending`.
+    private static let copiedColumns = WebhookEventRow.columns.map { $0 == "processing_state" ? "'pending'" : $0 }.joined(separator: ", ")
 
     /// The sites an unrouted event now belongs to: the owner of its number, or every site in its WABA.
     static func owningSites(of row: UnroutedRow, owners: WebhookSiteRouter.Owners) -> [WordPressSite] {

@@ -79,8 +79,7 @@ struct Replay: AsyncParsableCommand {
             let done = Double(lastID - first + 1) / Double(last - first + 1) * 100
             printError("\(site): \(replayed) events replayed, up to id \(lastID) of \(last) (\(Int(done))%)")
         }
-        let elapsed = started.duration(to: .now)
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = started.duration(to: .now) / .seconds(1)
         print("\(site): replayed \(replayed) events (ids \(first)–\(last)) in \(String(format: "%.1f", seconds)) s")
     }
 }

@@ -71,5 +71,5 @@ public struct SiteLeaseLost: Error, CustomStringConvertible {
 }
 
 extension Duration {
-    var wholeMilliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+    var wholeMilliseconds: Int64 { Int64(self / .milliseconds(1)) }
 }

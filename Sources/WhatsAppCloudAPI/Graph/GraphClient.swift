@@ -1,3 +1,5 @@
+import Foundation
+
 /// The Graph API calls CloudChat makes, over ``GraphHTTPClient``.
 ///
 /// The base URL and API version are settings: production uses
@@ -158,20 +160,12 @@ public struct GraphClient: Sendable {
         return answer
     }
 
-    /// Query values: everything but unreserved characters percent-encoded.
+    /// Query values: everything but unreserved characters (and the commas of field lists) percent-encoded.
     static func percentEncoded(_ value: String) -> String {
-        var encoded = ""
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: ","):
-                encoded.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                encoded += "%" + (byte < 16 ? "0" : "") + String(byte, radix: 16, uppercase: true)
-            }
-        }
-        return encoded
+        value.addingPercentEncoding(withAllowedCharacters: unreserved) ?? value
     }
+
+    private static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~,")
 }
 
 /// A send that failed on our side of the wire.

@@ -175,8 +175,9 @@ private final class Transfer: @unchecked Sendable {
         set(CURLOPT_SSL_VERIFYHOST, 2)
         set(CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS))
         set(CURLOPT_PROTOCOLS_STR, "https,http")
-        set(CURLOPT_TIMEOUT_MS, Int(GraphHTTPClient.milliseconds(request.timeout)))
-        set(CURLOPT_CONNECTTIMEOUT_MS, Int(min(GraphHTTPClient.milliseconds(request.timeout), 10_000)))
+        let timeoutMilliseconds = Int(request.timeout / .milliseconds(1))
+        set(CURLOPT_TIMEOUT_MS, timeoutMilliseconds)
+        set(CURLOPT_CONNECTTIMEOUT_MS, min(timeoutMilliseconds, 10_000))
         set(CURLOPT_ACCEPT_ENCODING, "")
         switch request.method {
         case "GET": set(CURLOPT_HTTPGET, 1)
@@ -186,8 +187,10 @@ private final class Transfer: @unchecked Sendable {
         if let body = request.body {
             cloudchat_curl_easy_setopt_off_t(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
             // COPYPOSTFIELDS: libcurl keeps its own copy of the bytes.
-            body.withUnsafeBytes { bytes in
-                _ = cloudchat_curl_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!))
+            if body.isEmpty {
+                set(CURLOPT_COPYPOSTFIELDS, "")
+            } else {
+                body.withUnsafeBytes { _ = cloudchat_curl_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: $0.baseAddress!)) }
             }
         }
         // "Expect: 100-continue" would cost a round trip per POST.
@@ -233,11 +236,5 @@ private final class Transfer: @unchecked Sendable {
         let continuation = self.continuation
         self.continuation = nil
         continuation?.resume(with: result)
-    }
-}
-
-extension GraphHTTPClient {
-    static func milliseconds(_ duration: Duration) -> Int64 {
-        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
     }
 }
