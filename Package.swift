@@ -66,8 +66,19 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // Sending: pacing per business number, priority lanes, retries.
-        .target(name: "Sending"),
+        // Sending: the outbox, pacing per business number, priority lanes, retries,
+        // template sync, and the accounts' encrypted credentials.
+        .target(
+            name: "Sending",
+            dependencies: [
+                "MariaDB",
+                "WordPressStore",
+                "WhatsAppCloudAPI",
+                "CloudChatCrypto",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // Configuration, doctor checks and the long-running services of the daemon.
         .target(
             name: "CloudChatDaemon",
@@ -77,6 +88,7 @@ let package = Package(
                 "WhatsAppCloudAPI",
                 "CloudChatCrypto",
                 "WebhookIngest",
+                "Sending",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -120,7 +132,7 @@ let package = Package(
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "MariaDBTests", dependencies: ["MariaDB", "TestSupport"]),
-        .testTarget(name: "SendingTests", dependencies: ["Sending"]),
+        .testTarget(name: "SendingTests", dependencies: ["Sending", "TestSupport", "WhatsAppCloudAPI", "CloudChatCrypto"]),
         .testTarget(name: "CloudChatCryptoTests", dependencies: ["CloudChatCrypto"]),
         .testTarget(name: "WhatsAppCloudAPITests", dependencies: ["WhatsAppCloudAPI", "TestSupport"]),
         .testTarget(name: "WordPressStoreTests", dependencies: ["WordPressStore", "TestSupport"]),

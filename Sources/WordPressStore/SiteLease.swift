@@ -1,5 +1,4 @@
 import MariaDB
-import WordPressStore
 
 /// A named lease in a site's `cloudchat_leases` table (docs/schema.md §5.16).
 ///
@@ -13,6 +12,15 @@ public struct SiteLease: Sendable, Equatable {
     public let epoch: UInt64
     /// The progress recorded by the last holder.
     public let progressID: UInt64?
+
+    /// A lease as read from its row; ``acquire(_:site:ownerID:duration:on:)`` is how a holder gets one.
+    public init(site: WordPressSite, name: String, ownerID: String, epoch: UInt64, progressID: UInt64?) {
+        self.site = site
+        self.name = name
+        self.ownerID = ownerID
+        self.epoch = epoch
+        self.progressID = progressID
+    }
 
     /// Acquires the lease if it is free or expired.
     /// - Returns: the lease, or nil when another instance holds it.
