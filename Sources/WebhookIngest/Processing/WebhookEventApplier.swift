@@ -335,31 +335,23 @@ struct WebhookEventApplier {
         let pricingCategory = Self.ascii(status.pricing?.category, maxLength: 32)
         var matched = false
         if known != nil, let rank = status.state.rank {
-            // The status moves forward only; `<status>_at` is filled even when it does not.
-            let timeColumn = try SQLIdentifier(statusValue + "_at")
-            let failed = status.state == .failed
-            let advanced = try connection.execute("""
-                UPDATE \(site.table(.messages))
-                   SET status = \(statusValue), status_at = \(statusAt), \(timeColumn) = COALESCE(\(timeColumn), \(statusAt)),
-                       error_code = IF(\(failed), \(error?.code), error_code),
-                       error_details = IF(\(failed), \(error.flatMap { $0.details ?? $0.title }), error_details),
-                       pricing_type = COALESCE(\(pricingType), pricing_type), pricing_category = COALESCE(\(pricingCategory), pricing_category),
-                       updated_at = \(now)
-                 WHERE wamid = \(wamid) AND status_rank < \(rank)
-                """)
-            matched = advanced.affectedRows > 0
-            if !matched {
-                let filled = try connection.execute("""
-                    UPDATE \(site.table(.messages))
-                       SET \(timeColumn) = COALESCE(\(timeColumn), \(statusAt)),
-                           pricing_type = COALESCE(\(pricingType), pricing_type), pricing_category = COALESCE(\(pricingCategory), pricing_category),
-                           updated_at = \(now)
-                     WHERE wamid = \(wamid)
-                    """)
-                matched = filled.affectedRows > 0
-            }
+            matched = try MessageStatusWrite.apply(.init(value: statusValue, rank: rank, at: statusAt, errorCode: error?.code,
+                                                         errorDetails: error.flatMap { $0.details ?? $0.title },
+                                                         pricingType: pricingType, pricingCategory: pricingCategory),
+                                                   wamid: wamid, site: site, now: now, on: connection)
         } else {
             matched = known != nil
+        }
+        // Any status for one of our outbox sends means Meta accepted it: a send whose answer was
+        // lost (a crash, a timeout) is settled here instead of being sent again (§6.5).
+        if case .outbox(let outboxID, _)? = SendCallbackData(status.callbackData) {
+            try connection.execute("""
+                UPDATE \(site.table(.outbox))
+                   SET state = 'sent', state_reason = NULL, wamid = COALESCE(wamid, \(wamid)), sent_at = COALESCE(sent_at, \(statusAt)),
+                       updated_at = \(now)
+                 WHERE id = \(outboxID) AND account_id = \(account.id)
+                   AND (state = 'sending' OR (state = 'queued' AND state_reason = 'reconciled_retry'))
+                """)
         }
         statusEventRows.append([
             .uint(account.id), contactID.map { .uint($0) } ?? .null, .string(wamid), .string(statusValue), .date(statusAt),

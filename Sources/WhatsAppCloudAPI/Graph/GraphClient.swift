@@ -40,7 +40,13 @@ public struct GraphClient: Sendable {
     ///   ``GraphAPIError`` when Meta refused it; ``GraphHTTPError`` when no answer came.
     public func send(_ message: OutboundMessage, from phoneNumberID: String) async throws -> SentMessage {
         if let problem = message.validate() { throw GraphSendError.invalid(problem) }
-        let answer = try await post("\(phoneNumberID)/messages", message.json)
+        return try await send(json: message.json, from: phoneNumberID)
+    }
+
+    /// Sends a message body already in Graph form (as queued by WordPress), complete with
+    /// `messaging_product`, `to` and any callback data. Meta does the validating.
+    public func send(json body: JSONValue, from phoneNumberID: String) async throws -> SentMessage {
+        let answer = try await post("\(phoneNumberID)/messages", body)
         guard case .array(let messages)? = answer["messages"], let wamid = messages.first?["id"]?.stringValue else {
             throw GraphSendError.unexpectedAnswer("the answer names no message id")
         }

@@ -135,6 +135,14 @@ public final class GraphHTTPClient: Sendable {
 /// Why a request got no answer. Names the URL's host at most, never headers or bodies.
 public struct GraphHTTPError: Error, Sendable, Equatable, CustomStringConvertible {
     public let description: String
+    /// True when the request certainly never reached the server (no connection could be made),
+    /// so sending it again cannot deliver a message twice. Otherwise the outcome is unknown.
+    public let requestWasNotSent: Bool
+
+    init(description: String, requestWasNotSent: Bool = true) {
+        self.description = description
+        self.requestWasNotSent = requestWasNotSent
+    }
 }
 
 /// The multi handle, closed once by the loop thread when it ends.
@@ -217,7 +225,10 @@ private final class Transfer: @unchecked Sendable {
     func complete(_ result: CURLcode) {
         guard result == CURLE_OK else {
             let reason = String(cString: curl_easy_strerror(result))
-            finish(.failure(GraphHTTPError(description: "no answer from \(host): \(reason) (curl error \(result.rawValue))")))
+            // Failing to resolve or connect means nothing was sent; a timeout or reset may come after the server took the request.
+            let notSent = result == CURLE_COULDNT_RESOLVE_HOST || result == CURLE_COULDNT_CONNECT || result == CURLE_COULDNT_RESOLVE_PROXY
+            finish(.failure(GraphHTTPError(description: "no answer from \(host): \(reason) (curl error \(result.rawValue))",
+                                           requestWasNotSent: notSent)))
             return
         }
         var status = 0

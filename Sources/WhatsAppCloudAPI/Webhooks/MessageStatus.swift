@@ -32,7 +32,7 @@ public struct MessageStatus: Sendable, Decodable {
             }
         }
 
-        init(rawValue: String) {
+        public init(rawValue: String) {
             switch rawValue {
             case "sent": self = .sent
             case "delivered": self = .delivered

@@ -1,0 +1,133 @@
+import CloudChatCrypto
+import Foundation
+import MariaDB
+import Synchronization
+import WordPressStore
+
+/// The secrets of one business number, decrypted.
+public struct AccountSecrets: Sendable, Equatable, CustomStringConvertible {
+    /// The Graph API access token (a system user's token, usually).
+    public var accessToken: String
+    /// The app secret that signs this number's webhooks, when the site gave one.
+    public var appSecret: String?
+
+    public init(accessToken: String, appSecret: String?) {
+        self.accessToken = accessToken
+        self.appSecret = appSecret
+    }
+
+    /// Never the secrets themselves.
+    public var description: String { "AccountSecrets(redacted)" }
+}
+
+/// Reads and writes the encrypted credential columns of `cloudchat_accounts`
+/// (docs/schema.md §6.6): AES-256-GCM, a fresh nonce each time, and the row's
+/// table, column and id as associated data, so a ciphertext copied to another
+/// row or column does not decrypt.
+public enum AccountCredentials {
+    static let tokenColumn = "access_token_ciphertext"
+    static let appSecretColumn = "app_secret_ciphertext"
+
+    /// The associated data that binds a ciphertext to its cell.
+    static func associatedData(column: String, accountID: UInt64) -> String {
+        "cloudchat_accounts.\(column)#\(accountID)"
+    }
+
+    /// Encrypts and stores new credentials on an account row (and clears a halt caused by the old ones).
+    /// - Throws: ``CredentialError`` when the account does not exist.
+    public static func store(_ secrets: AccountSecrets, accountID: UInt64, site: WordPressSite, keyring: SecretsKeyring,
+                             on connection: MariaDBConnection) throws {
+        let (keyID, key) = keyring.current
+        let token = try AES256GCM.seal(Array(secrets.accessToken.utf8), key: key,
+                                       associatedData: associatedData(column: tokenColumn, accountID: accountID)).combined
+        let appSecret = try secrets.appSecret.map {
+            try AES256GCM.seal(Array($0.utf8), key: key, associatedData: associatedData(column: appSecretColumn, accountID: accountID)).combined
+        }
+        let now = Date()
+        let result = try connection.execute("""
+            UPDATE \(site.table(.accounts))
+               SET access_token_ciphertext = \(token), app_secret_ciphertext = \(appSecret), secrets_key_id = \(keyID),
+                   credentials_updated_at = \(now), updated_at = \(now),
+                   state = IF(state = 'halted', 'active', state), state_reason = IF(state = 'halted', NULL, state_reason)
+             WHERE id = \(accountID)
+            """)
+        guard result.affectedRows == 1 else { throw CredentialError("no account \(accountID) in this site") }
+    }
+
+    /// Decrypts an account's credentials.
+    /// - Returns: nil when the account has no access token stored yet.
+    /// - Throws: ``CredentialError`` when the key is missing or the ciphertext does not open.
+    public static func load(accountID: UInt64, site: WordPressSite, keyring: SecretsKeyring, on connection: MariaDBConnection) throws -> AccountSecrets? {
+        guard let row = try connection.queryFirst("""
+            SELECT access_token_ciphertext, app_secret_ciphertext, secrets_key_id FROM \(site.table(.accounts)) WHERE id = \(accountID)
+            """) else { return nil }
+        guard let token = try row.decode([UInt8]?.self, at: 0) else { return nil }
+        let keyID = try row.decode(String?.self, at: 2) ?? ""
+        guard let key = keyring.key(id: keyID) else {
+            throw CredentialError("account \(accountID)'s credentials were encrypted with key \"\(keyID.prefix(64))\", which the secrets key file "
+                                  + "does not hold; restore that key file, or enter the credentials again in wp-admin")
+        }
+        func open(_ bytes: [UInt8], column: String) throws -> String {
+            do {
+                let plain = try AES256GCM.open(try AES256GCM.SealedBox(combined: bytes), key: key,
+                                               associatedData: associatedData(column: column, accountID: accountID))
+                return String(decoding: plain, as: UTF8.self)
+            } catch {
+                throw CredentialError("account \(accountID)'s \(column) does not decrypt with key \"\(keyID)\" (altered, or copied from "
+                                      + "another row); enter the credentials again in wp-admin")
+            }
+        }
+        return AccountSecrets(accessToken: try open(token, column: tokenColumn),
+                              appSecret: try row.decode([UInt8]?.self, at: 1).map { try open($0, column: appSecretColumn) })
+    }
+}
+
+/// A credential problem an operator can act on. Never holds a secret.
+public struct CredentialError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Decrypted credentials kept in memory, per site and account, so each send
+/// reads its token without a database round trip. ``forget(site:accountID:)``
+/// after new credentials are stored.
+public final class CredentialVault: Sendable {
+    private struct Key: Hashable { let blogID: Int; let accountID: UInt64 }
+    private let keyring: SecretsKeyring?
+    private let cache = Mutex<[Key: AccountSecrets]>([:])
+
+    /// - Parameter keyring: nil when no key file is configured: nothing can be decrypted or stored.
+    public init(keyring: SecretsKeyring?) {
+        self.keyring = keyring
+    }
+
+    /// Whether credentials can be stored and read at all.
+    public var hasKeyring: Bool { keyring != nil }
+
+    /// The account's secrets, from memory or decrypted from its row.
+    public func secrets(site: WordPressSite, accountID: UInt64, on connection: MariaDBConnection) throws -> AccountSecrets? {
+        let key = Key(blogID: site.blogID, accountID: accountID)
+        if let cached = cache.withLock({ $0[key] }) { return cached }
+        guard let keyring else {
+            throw CredentialError("no secrets key file is configured (secrets_key_file), so stored credentials cannot be read")
+        }
+        let secrets = try AccountCredentials.load(accountID: accountID, site: site, keyring: keyring, on: connection)
+        if let secrets { cache.withLock { $0[key] = secrets } }
+        return secrets
+    }
+
+    /// Encrypts and stores credentials, replacing what memory held.
+    public func store(_ secrets: AccountSecrets, site: WordPressSite, accountID: UInt64, on connection: MariaDBConnection) throws {
+        guard let keyring else {
+            throw CredentialError("no secrets key file is configured (secrets_key_file); create one with `cloudchatd secrets-key generate` "
+                                  + "and set secrets_key_file, then send the credentials again")
+        }
+        try AccountCredentials.store(secrets, accountID: accountID, site: site, keyring: keyring, on: connection)
+        cache.withLock { $0[Key(blogID: site.blogID, accountID: accountID)] = secrets }
+    }
+
+    /// Drops what memory holds for an account, so the next read decrypts its row again.
+    public func forget(site: WordPressSite, accountID: UInt64) {
+        cache.withLock { $0[Key(blogID: site.blogID, accountID: accountID)] = nil }
+    }
+}
