@@ -101,6 +101,7 @@ let package = Package(
             name: "cloudchatd",
             dependencies: [
                 "CloudChatDaemon",
+                "Sending",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

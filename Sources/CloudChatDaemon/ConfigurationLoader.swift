@@ -51,12 +51,17 @@ public struct ConfigurationLoader: Sendable {
             let credentialFiles: [(name: String, value: ConfigurationKey, file: ConfigurationKey)] = [
                 ("db_password", .databasePassword, .databasePasswordFile),
                 ("webhook_app_secret", .webhookAppSecret, .webhookAppSecretFile),
+                ("control_secret", .controlSecret, .controlSecretFile),
             ]
             for credential in credentialFiles where environmentSettings[credential.value] == nil && environmentSettings[credential.file] == nil {
                 let path = credentials + "/" + credential.name
                 if FileManager.default.fileExists(atPath: path) {
                     environmentSettings[credential.file] = Setting(value: path, origin: "systemd credential \(credential.name)")
                 }
+            }
+            let keyPath = credentials + "/secrets_key"
+            if environmentSettings[.secretsKeyFile] == nil, FileManager.default.fileExists(atPath: keyPath) {
+                environmentSettings[.secretsKeyFile] = Setting(value: keyPath, origin: "systemd credential secrets_key")
             }
             let tokenPath = credentials + "/webhook_verify_token"
             if environmentSettings[.webhookVerifyToken] == nil, let token = Self.readFile(tokenPath) {
@@ -218,6 +223,44 @@ public struct ConfigurationLoader: Sendable {
         case .homeBlogID:
             guard let blogID = Int(value), blogID >= 1 else { throw invalid("must be a blog id (a whole number from 1)") }
             configuration.homeBlogID = blogID
+        case .controlListen:
+            guard let (host, port) = Self.hostAndPort(value) else {
+                throw invalid("must be host:port on loopback, e.g. 127.0.0.1:8789 or [::1]:8789")
+            }
+            guard host == "localhost" || host.hasPrefix("127.") || host == "::1" else {
+                throw invalid("must be a loopback address (127.0.0.1 or ::1): the control API is for the plugin on this machine only")
+            }
+            configuration.controlHost = host
+            configuration.controlPort = port
+        case .controlSecret:
+            configuration.controlSecret = rawValue.isEmpty ? nil : rawValue
+        case .controlSecretFile:
+            guard let contents = Self.readFile(value) else {
+                throw invalid("names \(value), which cannot be read; check the path and that cloudchatd's user may read it")
+            }
+            let secret = Self.firstLine(contents)
+            configuration.controlSecret = secret.isEmpty ? nil : secret
+            configuration.origins[.controlSecret] = origin
+        case .secretsKeyFile:
+            guard value.hasPrefix("/") || value.hasPrefix(".") else { throw invalid("must be a path") }
+            configuration.secretsKeyFile = value
+        case .graphBaseURL:
+            guard let url = URL(string: value), let scheme = url.scheme, ["https", "http"].contains(scheme), url.host != nil else {
+                throw invalid("must be an http(s) URL such as https://graph.facebook.com")
+            }
+            if scheme == "http", !(url.host == "localhost" || url.host!.hasPrefix("127.") || url.host == "::1") {
+                throw invalid("may use plain http only on loopback (the simulator); Meta's API is https")
+            }
+            configuration.graphBaseURL = value
+        case .graphAPIVersion:
+            guard value.hasPrefix("v"), Double(value.dropFirst()) != nil else { throw invalid("must look like v23.0") }
+            configuration.graphAPIVersion = value
+        case .sendReconcileGrace:
+            guard let seconds = Int(value), (0...86_400).contains(seconds) else { throw invalid("must be a number of seconds from 0 to 86400") }
+            configuration.sendReconcileGraceSeconds = seconds
+        case .templateSyncInterval:
+            guard let seconds = Int(value), (60...604_800).contains(seconds) else { throw invalid("must be a number of seconds from 60 to 604800") }
+            configuration.templateSyncIntervalSeconds = seconds
         case .spoolDirectory:
             guard value.hasPrefix("/") || value.hasPrefix(".") else { throw invalid("must be a path") }
             configuration.spoolDirectory = value

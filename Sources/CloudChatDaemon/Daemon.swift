@@ -1,10 +1,12 @@
 import Foundation
 import Logging
 import MariaDB
+import Sending
 import ServiceLifecycle
 import Synchronization
 import UnixSignals
 import WebhookIngest
+import WhatsAppCloudAPI
 import WordPressStore
 
 /// Puts `cloudchatd serve` together: the database pool, the webhook writer and
@@ -24,6 +26,10 @@ public enum Daemon {
         public let sites: [WordPressSite]
         /// One webhook processor per site.
         public let processors: [WebhookProcessor]
+        /// The outbox senders.
+        public let sender: OutboxSenderService
+        /// Template sync.
+        public let templates: TemplateSyncService
     }
 
     /// Connects, checks the schema of every site, and builds the services.
@@ -32,10 +38,12 @@ public enum Daemon {
     ///   - logger: the daemon's logger.
     ///   - shutdownSignals: signals that start a graceful shutdown (none in tests).
     ///   - onListening: called with the HTTP port once the listener is bound.
+    ///   - onControlListening: called with the control API's port once it is bound.
     /// - Throws: ``ServeError`` or ``MariaDBError`` when the database or schema is not ready.
     public static func assemble(
         configuration: DaemonConfiguration, logger: Logger, shutdownSignals: [UnixSignal] = [.sigterm, .sigint],
-        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in },
+        onControlListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws -> Parts {
         let database = DatabaseService(configuration: configuration, logger: logger)
         let sites: [WordPressSite]
@@ -88,11 +96,34 @@ public enum Daemon {
             listenerConfiguration.webhookMaxBodyBytes = storableBodyBytes
         }
         let instanceID = DaemonInstance.id()
+        let keyring: SecretsKeyring?
+        do {
+            keyring = try loadKeyring(configuration.secretsKeyFile, logger: logger)
+        } catch {
+            await database.pool.shutdown()
+            await writerPool.shutdown()
+            throw error
+        }
+        let vault = CredentialVault(keyring: keyring)
+        let graphHTTP = GraphHTTPClient(userAgent: "cloudchatd/\(CloudChatVersion.current)")
+        var sending = SenderConfiguration()
+        sending.graphBaseURL = configuration.graphBaseURL
+        sending.graphAPIVersion = configuration.graphAPIVersion
+        sending.reconcileGrace = .seconds(configuration.sendReconcileGraceSeconds)
+        let sender = OutboxSenderService(sites: sites, pool: database.pool, http: graphHTTP, vault: vault, configuration: sending,
+                                         instanceID: instanceID, logger: logger)
+        let templates = TemplateSyncService(sites: sites, pool: database.pool, http: graphHTTP, vault: vault, configuration: sending,
+                                            interval: .seconds(configuration.templateSyncIntervalSeconds), instanceID: instanceID, logger: logger)
         // Processing gives way to the writer during bursts; the writer is built after the processors it wakes.
         let writerBinding = LateBinding<WebhookEventWriter>()
         let processors = sites.map {
             WebhookProcessor(site: $0, pool: database.pool, instanceID: instanceID, logger: logger,
-                             intakeUnderPressure: { writerBinding.value?.isUnderPressure ?? false })
+                             intakeUnderPressure: { writerBinding.value?.isUnderPressure ?? false },
+                             onApplied: { site, summary in
+                                 for (accountID, count) in summary.inboundByAccount {
+                                     sender.recordInbound(site: site, accountID: accountID, count: count)
+                                 }
+                             })
         }
         let processorsBySite = Dictionary(uniqueKeysWithValues: processors.map { ($0.site, $0) })
         let wakeProcessor: @Sendable (WordPressSite) -> Void = { processorsBySite[$0]?.notify() }
@@ -115,21 +146,62 @@ public enum Daemon {
                 ])
                 await onListening(port)
             })
-        // Services stop in reverse order: the listener first (in-flight requests
+        let control = ControlListener(
+            host: configuration.controlHost, port: configuration.controlPort,
+            api: ControlAPI(secret: configuration.controlSecret, sites: sites, pool: database.pool, vault: vault, sender: sender,
+                            templates: templates, http: graphHTTP, sending: sending, logger: logger,
+                            onAccountsChanged: { routing.reloadNow() }),
+            logger: logger, onListening: onControlListening)
+        if configuration.controlSecret == nil {
+            logger.warning("no control_secret is configured: the WordPress plugin cannot notify the daemon or hand it credentials")
+        }
+        // Services stop in reverse order: the listeners first (in-flight requests
         // finish), then the writer (its queue is committed), the spool drainer,
-        // the processors, the database last.
+        // the senders (in-flight sends are recorded), the processors, the database last.
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: database), .init(service: routing)] + processors.map { .init(service: $0) }
-                + [.init(service: PoolService(pool: writerPool))]
-                + (drainer.map { [.init(service: $0)] } ?? []) + [.init(service: writer), .init(service: http)],
+            services: [.init(service: database), .init(service: GraphClientService(http: graphHTTP)), .init(service: routing)]
+                + processors.map { .init(service: $0) }
+                + [.init(service: sender), .init(service: templates), .init(service: PoolService(pool: writerPool))]
+                + (drainer.map { [.init(service: $0)] } ?? []) + [.init(service: writer), .init(service: http), .init(service: control)],
             gracefulShutdownSignals: shutdownSignals,
             logger: logger
         ))
-        return Parts(group: group, pool: database.pool, writer: writer, spool: spool, sites: sites, processors: processors)
+        return Parts(group: group, pool: database.pool, writer: writer, spool: spool, sites: sites, processors: processors,
+                     sender: sender, templates: templates)
+    }
+
+    /// Reads the secrets key file. A missing file is allowed (nothing can be sent until one exists);
+    /// a file that is unsafe or unreadable stops the start, since it would fail every send.
+    static func loadKeyring(_ path: String, logger: Logger) throws -> SecretsKeyring? {
+        guard FileManager.default.fileExists(atPath: path) else {
+            logger.warning("no secrets key file: access tokens cannot be stored or read, so nothing is sent until one exists", metadata: [
+                "secrets_key_file": "\(path)", "fix": "cloudchatd secrets-key generate --file \(path)",
+            ])
+            return nil
+        }
+        do {
+            return try SecretsKeyring(contentsOf: path)
+        } catch {
+            throw ServeError("\(error)")
+        }
     }
 }
 
 /// Closes a pool once the services after it in the group have stopped.
+/// Stops the Graph client's transfer thread once the services using it have stopped.
+final class GraphClientService: Service {
+    private let http: GraphHTTPClient
+
+    init(http: GraphHTTPClient) {
+        self.http = http
+    }
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        http.shutdown()
+    }
+}
+
 final class PoolService: Service {
     private let pool: MariaDBPool
 
@@ -156,6 +228,7 @@ final class SiteRoutingService: Service, Sendable {
     private let initialOwners: WebhookSiteRouter.Owners
     /// Events moved to their owner since start.
     let rerouted = Atomic<Int>(0)
+    private let wake = WakeSignal()
 
     init(router: WebhookSiteRouter, sites: [WordPressSite], owners: WebhookSiteRouter.Owners, pool: MariaDBPool, logger: Logger,
          onMoved: @escaping @Sendable (WordPressSite) -> Void) {
@@ -206,8 +279,13 @@ final class SiteRoutingService: Service, Sendable {
             } catch {
                 logger.warning("could not reload which site owns which phone number", metadata: ["error": "\(error)"])
             }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(30)) }
+            await cancelWhenGracefulShutdown { await self.wake.wait(timeout: .seconds(30)) }
         }
+    }
+
+    /// Reloads the owners now (an account was added or changed).
+    func reloadNow() {
+        wake.signal()
     }
 }
 

@@ -50,6 +50,22 @@ public struct DaemonConfiguration: Sendable {
     public var spoolDirectory = "/var/lib/cloudchat/spool"
     /// The blog id of the site that keeps webhooks no site claims; nil means the first site served.
     public var homeBlogID: Int?
+    /// Where the control API (the bridge's signed calls) binds; loopback only.
+    public var controlHost = "127.0.0.1"
+    /// The control API's port (0 picks a free one).
+    public var controlPort = 8789
+    /// The secret shared with the bridge that signs control calls (never logged).
+    public var controlSecret: String?
+    /// The key file that encrypts access tokens and app secrets at rest.
+    public var secretsKeyFile = "/etc/cloudchat/secrets.key"
+    /// The Graph API's base URL: Meta's, or the simulator's on loopback.
+    public var graphBaseURL = "https://graph.facebook.com"
+    /// The Graph API version in request paths.
+    public var graphAPIVersion = "v23.0"
+    /// Seconds a send without an answer waits for status webhooks before it is tried again.
+    public var sendReconcileGraceSeconds = 600
+    /// Seconds between full template syncs.
+    public var templateSyncIntervalSeconds = 3600
 
     /// Where each setting came from, by key, for `doctor`: "default", "wp-config.php:12", "/etc/cloudchat/cloudchatd.conf:4", "environment", "command line".
     public var origins: [ConfigurationKey: String] = [:]
@@ -83,6 +99,14 @@ public enum ConfigurationKey: String, CaseIterable, Sendable, Comparable {
     case spoolDirectory = "spool_dir"
     case webhookCommitTimeout = "webhook_commit_timeout"
     case homeBlogID = "home_blog_id"
+    case controlListen = "control_listen"
+    case controlSecret = "control_secret"
+    case controlSecretFile = "control_secret_file"
+    case secretsKeyFile = "secrets_key_file"
+    case graphBaseURL = "graph_base_url"
+    case graphAPIVersion = "graph_api_version"
+    case sendReconcileGrace = "send_reconcile_grace"
+    case templateSyncInterval = "template_sync_interval"
 
     /// The environment variable, e.g. `CLOUDCHAT_DB_HOST`.
     public var environmentVariable: String { "CLOUDCHAT_" + rawValue.uppercased() }
@@ -113,6 +137,14 @@ public enum ConfigurationKey: String, CaseIterable, Sendable, Comparable {
         case .spoolDirectory: "directory where webhooks wait, fsynced, while the database is down (default /var/lib/cloudchat/spool)"
         case .webhookCommitTimeout: "seconds a webhook commit may take before the batch goes to the spool instead (default 10)"
         case .homeBlogID: "on a multisite network, the blog id of the site that keeps webhooks for numbers no site has yet (default: the first site)"
+        case .controlListen: "address of the control API for the WordPress plugin, loopback only (default 127.0.0.1:8789)"
+        case .controlSecret: "the secret shared with the WordPress plugin that signs control API calls"
+        case .controlSecretFile: "file holding the control secret (first line)"
+        case .secretsKeyFile: "key file that encrypts access tokens and app secrets (default /etc/cloudchat/secrets.key)"
+        case .graphBaseURL: "Graph API base URL (default https://graph.facebook.com; the simulator's for tests and the demo)"
+        case .graphAPIVersion: "Graph API version used in requests (default v23.0)"
+        case .sendReconcileGrace: "seconds a send without an answer waits for Meta's status webhooks before it is retried (default 600)"
+        case .templateSyncInterval: "seconds between full template syncs (default 3600)"
         }
     }
 

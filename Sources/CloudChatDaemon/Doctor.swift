@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MariaDB
+import Sending
 import WhatsAppCloudAPI
 import WebhookIngest
 import WordPressStore
@@ -64,6 +65,9 @@ public enum Doctor {
                 try databaseChecks(connection, configuration: configuration)
             }
             findings.append(contentsOf: databaseFindings)
+            if !databaseFindings.contains(where: { $0.outcome == .failed }) {
+                findings.append(contentsOf: await sendingFindings(configuration, pool: pool))
+            }
         } catch let error as MariaDBError where error.kind == .connectionFailed {
             findings.append(.init("database connection", .failed, "\(configuration.mariaDB): \(error)",
                                   fix: connectionFix(for: error, configuration: configuration)))
@@ -71,6 +75,76 @@ public enum Doctor {
             findings.append(.init("database", .failed, "\(error)"))
         }
         await pool.shutdown()
+        return findings
+    }
+
+    /// The control secret, the secrets key file, and each business number's token, checked with the Graph API.
+    static func sendingFindings(_ configuration: DaemonConfiguration, pool: MariaDBPool) async -> [DoctorFinding] {
+        var findings: [DoctorFinding] = []
+        if configuration.controlSecret == nil {
+            findings.append(.init("control API", .warning, "no control_secret: the WordPress plugin cannot notify cloudchatd or hand it credentials",
+                                  fix: "set control_secret (or control_secret_file) to a long random string, and the same in wp-admin"))
+        } else {
+            findings.append(.init("control API", .ok, "\(configuration.controlHost):\(configuration.controlPort), secret set"))
+        }
+        let keyring: SecretsKeyring
+        do {
+            guard FileManager.default.fileExists(atPath: configuration.secretsKeyFile) else {
+                findings.append(.init("secrets key", .warning, "no key file at \(configuration.secretsKeyFile): access tokens cannot be stored, so nothing is sent",
+                                      fix: "cloudchatd secrets-key generate --file \(configuration.secretsKeyFile)"))
+                return findings
+            }
+            keyring = try SecretsKeyring(contentsOf: configuration.secretsKeyFile)
+            findings.append(.init("secrets key", .ok, "\(configuration.secretsKeyFile), current key \(keyring.current.id)"))
+        } catch {
+            findings.append(.init("secrets key", .failed, "\(error)"))
+            return findings
+        }
+        let vault = CredentialVault(keyring: keyring)
+        let http = GraphHTTPClient()
+        defer { http.shutdown() }
+        do {
+            let sites = try await pool.withConnection {
+                try WordPressSites.discover(on: $0, basePrefix: configuration.tablePrefix, multisite: configuration.multisite)
+            }
+            for site in sites {
+                let accounts = try await pool.withConnection { try SendingAccount.load(site: site, on: $0) }
+                for account in accounts where account.state != "disabled" {
+                    let check = "token of number \(account.phoneNumberID) (\(site))"
+                    let secrets: AccountSecrets?
+                    do {
+                        secrets = try await pool.withConnection { try vault.secrets(site: site, accountID: account.id, on: $0) }
+                    } catch {
+                        findings.append(.init(check, .failed, "\(error)"))
+                        continue
+                    }
+                    guard let token = secrets?.accessToken else {
+                        findings.append(.init(check, .warning, "no access token stored; nothing is sent from this number",
+                                              fix: "enter the credentials in wp-admin, or run `cloudchatd credentials set`"))
+                        continue
+                    }
+                    let client = GraphClient(http: http, baseURL: configuration.graphBaseURL, apiVersion: configuration.graphAPIVersion,
+                                             accessToken: { token })
+                    do {
+                        let info = try await client.phoneNumber(account.phoneNumberID)
+                        var detail = "accepted by \(configuration.graphBaseURL)"
+                        if let name = info.verifiedName { detail += ": \"\(name)\"" }
+                        if let quality = info.qualityRating { detail += ", quality \(quality)" }
+                        if let tier = info.messagingLimit { detail += ", limit \(tier)" }
+                        if account.state == "halted" { detail += "; the number is halted, and sending resumes once credentials are stored again" }
+                        findings.append(.init(check, account.state == "halted" ? .warning : .ok, detail))
+                    } catch let error as GraphAPIError {
+                        findings.append(.init(check, .failed, "Meta refused it: \(error)",
+                                              fix: "create a new system-user token with whatsapp_business_messaging and store it (wp-admin or `cloudchatd credentials set`)"))
+                    } catch {
+                        findings.append(.init(check, .failed, "could not reach \(configuration.graphBaseURL): \(error)",
+                                              fix: "check that this machine can reach graph.facebook.com over HTTPS (proxy, firewall, DNS)"))
+                    }
+                }
+            }
+        } catch {
+            findings.append(.init("business numbers", .failed, "\(error)"))
+        }
         return findings
     }
 

@@ -251,7 +251,7 @@ final class WebhookRequestHandler: ChannelInboundHandler, RemovableChannelHandle
     }()
 }
 
-private extension ChannelHandlerContext {
+extension ChannelHandlerContext {
     func writeAndFlushPromise(_ data: NIOAny) -> EventLoopFuture<Void> {
         let promise = eventLoop.makePromise(of: Void.self)
         writeAndFlush(data, promise: promise)
@@ -259,7 +259,7 @@ private extension ChannelHandlerContext {
     }
 }
 
-private extension SocketAddress {
+extension SocketAddress {
     var isLoopback: Bool {
         switch self {
         case .v4(let address): return address.host.hasPrefix("127.")

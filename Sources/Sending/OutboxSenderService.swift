@@ -63,7 +63,7 @@ public final class OutboxSenderService: Service, Sendable {
                         ])
                     }
                 }
-                await self.reload.wait(timeout: .seconds(30))
+                await cancelWhenGracefulShutdown { await self.reload.wait(timeout: .seconds(30)) }
             }
             for sender in senders.withLock({ Array($0.values) }) { sender.stop() }
         }

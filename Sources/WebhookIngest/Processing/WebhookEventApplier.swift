@@ -45,6 +45,8 @@ struct WebhookEventApplier {
     private var conversations: [ConversationKey: ConversationDelta] = [:]
     /// Inbound messages without effects on other rows, inserted together by ``flushInbound()``.
     private var pendingInbound: [PendingInbound] = []
+    /// What this applier did that other workers care about.
+    private(set) var summary = AppliedSummary()
     private var pendingWamids: Set<String> = []
 
     private struct PendingInbound {
@@ -228,7 +230,9 @@ struct WebhookEventApplier {
         var mediaID: UInt64?
         if let media = fields.media, let metaMediaID = Self.metaID(media.id, maxLength: 64) {
             mediaID = try insertMedia(media, metaMediaID: metaMediaID, accountID: account.id, contactID: contactID, receivedAt: messageAt)
+            summary.mediaQueued += 1
         }
+        summary.inboundByAccount[account.id, default: 0] += 1
         let error = message.errors.first
         let row: [MariaDBValue] = [
             .uint(account.id), .uint(contactID), .string(wamid), .string("inbound"), .string(Self.messageType(message.type)), .string("customer"),
@@ -1009,5 +1013,23 @@ extension InboundMessage {
         case .system(_, _, let kind): kind == "user_changed_number"
         default: false
         }
+    }
+}
+
+/// What a batch of events led to beyond its own rows: inbound messages per account
+/// (Meta counts them against the number's throughput) and media queued for download.
+public struct AppliedSummary: Sendable, Equatable {
+    /// New inbound messages per account id.
+    public var inboundByAccount: [UInt64: Int] = [:]
+    /// Media rows queued for download.
+    public var mediaQueued = 0
+
+    public init() {}
+
+    public var isEmpty: Bool { inboundByAccount.isEmpty && mediaQueued == 0 }
+
+    mutating func add(_ other: AppliedSummary) {
+        inboundByAccount.merge(other.inboundByAccount, uniquingKeysWith: +)
+        mediaQueued += other.mediaQueued
     }
 }

@@ -59,15 +59,19 @@ public final class WebhookProcessor: Service, Sendable {
     private let logger: Logger
     private let hasNews = Atomic<Bool>(true)
     private let intakeUnderPressure: @Sendable () -> Bool
+    private let onApplied: @Sendable (WordPressSite, AppliedSummary) -> Void
     private let statistics = Mutex(Statistics())
 
     /// Creates a processor for one site.
     /// - Parameters:
     ///   - instanceID: this daemon run's id, written as the lease owner.
     ///   - intakeUnderPressure: whether webhook intake is busy; processing then gives way between batches.
+    ///   - onApplied: told after each batch what it led to (inbound counts for pacing, media to download).
     public init(site: WordPressSite, pool: MariaDBPool, instanceID: String, options: Options = Options(), logger: Logger,
-                intakeUnderPressure: @escaping @Sendable () -> Bool = { false }) {
+                intakeUnderPressure: @escaping @Sendable () -> Bool = { false },
+                onApplied: @escaping @Sendable (WordPressSite, AppliedSummary) -> Void = { _, _ in }) {
         self.intakeUnderPressure = intakeUnderPressure
+        self.onApplied = onApplied
         self.site = site
         self.pool = pool
         self.instanceID = instanceID
@@ -245,6 +249,7 @@ public final class WebhookProcessor: Service, Sendable {
         var outcomes: [String: Int] = [:]
         var retries = 0
         var oldestProcessed: Date?
+        var summary = AppliedSummary()
     }
 
     /// Reads new rows and rows that filled holes, processes the pending ones, and moves the mark, in one transaction when it can.
@@ -261,7 +266,9 @@ public final class WebhookProcessor: Service, Sendable {
 
         do {
             try connection.withTransaction { connection in
-                let outcomes = try apply(pending.map(\.event), site: site, on: connection)
+                var summary = AppliedSummary()
+                let outcomes = try apply(pending.map(\.event), site: site, on: connection, summary: &summary)
+                report.summary = summary
                 var attempt = next
                 attempt.retries.subtract(pending.map(\.event.id))
                 attempt.settle(gapTimeout: options.gapTimeout, now: now)
@@ -276,7 +283,9 @@ public final class WebhookProcessor: Service, Sendable {
             report.outcomes = [:]
             for row in pending {
                 do {
-                    let outcome = try connection.withTransaction { try apply([row.event], site: site, on: $0)[0] }
+                    var summary = AppliedSummary()
+                    let outcome = try connection.withTransaction { try apply([row.event], site: site, on: $0, summary: &summary)[0] }
+                    report.summary.add(summary)
                     next.retries.remove(row.event.id)
                     report.outcomes[outcome.state, default: 0] += 1
                 } catch {
@@ -299,7 +308,8 @@ public final class WebhookProcessor: Service, Sendable {
     }
 
     /// Applies events and marks each with its outcome; runs inside the caller's transaction.
-    static func apply(_ events: [StoredWebhookEvent], site: WordPressSite, on connection: MariaDBConnection) throws -> [ProcessingOutcome] {
+    static func apply(_ events: [StoredWebhookEvent], site: WordPressSite, on connection: MariaDBConnection,
+                      summary: inout AppliedSummary) throws -> [ProcessingOutcome] {
         guard !events.isEmpty else { return [] }
         var applier = try WebhookEventApplier(site: site, connection: connection)
         try applier.prefetch(events)
@@ -309,6 +319,7 @@ public final class WebhookProcessor: Service, Sendable {
             outcomes.append(outcome)
         }
         try applier.finish()
+        summary.add(applier.summary)
         // Events without an error share one statement per state; the others carry their own error.
         var plain: [String: [UInt64]] = [:]
         for (event, outcome) in zip(events, outcomes) {
@@ -361,7 +372,9 @@ public final class WebhookProcessor: Service, Sendable {
                 let late = try Self.readRows(site: site, from: range.lowerBound, through: range.upperBound, on: connection)
                     .filter { $0.state == "pending" }
                 guard !late.isEmpty else { continue }
-                let outcomes = try connection.withTransaction { try Self.apply(late.map(\.event), site: site, on: $0) }
+                var summary = AppliedSummary()
+                let outcomes = try connection.withTransaction { try Self.apply(late.map(\.event), site: site, on: $0, summary: &summary) }
+                report.summary.add(summary)
                 for outcome in outcomes { report.outcomes[outcome.state, default: 0] += 1 }
             }
             return report
@@ -373,6 +386,7 @@ public final class WebhookProcessor: Service, Sendable {
     }
 
     private func record(_ report: BatchReport, mark: UInt64) {
+        if !report.summary.isEmpty { onApplied(site, report.summary) }
         statistics.withLock { statistics in
             for (state, count) in report.outcomes { statistics.outcomes[state, default: 0] += count }
             statistics.retries += report.retries

@@ -1,0 +1,189 @@
+import CloudChatCrypto
+import Foundation
+import Logging
+import MariaDB
+import Sending
+import Synchronization
+import WebhookIngest
+import WhatsAppCloudAPI
+import WordPressStore
+
+/// The bridge's calls to the daemon, signed with the control secret both share.
+///
+/// Every request carries `X-CloudChat-Timestamp` (Unix seconds) and
+/// `X-CloudChat-Signature: sha256=<hex>`, the HMAC-SHA256 of
+/// `"<timestamp>\n<METHOD>\n<path>\n<body>"` with the secret. A request more
+/// than 5 minutes from the daemon's clock is refused, so a captured request
+/// cannot be replayed later. Only loopback clients are served.
+///
+/// - `POST /v1/notify` `{"blog_id":1,"topic":"outbox"}`: new outbox rows (or `templates`, `accounts`).
+/// - `POST /v1/credentials`: a business number's credentials; they are checked with Meta, then stored encrypted.
+/// - `POST /v1/templates/sync` `{"blog_id":1}`: syncs the site's templates now and answers the counts.
+/// - `GET /v1/status`: the daemon's version and sending counters.
+final class ControlAPI: Sendable {
+    struct Request: Sendable {
+        var method: String
+        var path: String
+        /// Lowercased names.
+        var headers: [String: String]
+        var body: [UInt8]
+        var fromLoopback: Bool
+    }
+
+    struct Response: Sendable, Equatable {
+        var status: Int
+        var body: [UInt8]
+
+        init(status: Int, _ members: [String: JSONValue]) {
+            self.status = status
+            body = Array((JSONValue.object(members).jsonText + "\n").utf8)
+        }
+    }
+
+    /// How far a request's timestamp may be from the daemon's clock.
+    static let allowedClockSkew: TimeInterval = 300
+
+    private let secret: String?
+    private let sites: [WordPressSite]
+    private let pool: MariaDBPool
+    private let vault: CredentialVault
+    private let sender: OutboxSenderService
+    private let templates: TemplateSyncService
+    private let http: GraphHTTPClient
+    private let sending: SenderConfiguration
+    private let onAccountsChanged: @Sendable () -> Void
+    private let logger: Logger
+
+    init(secret: String?, sites: [WordPressSite], pool: MariaDBPool, vault: CredentialVault, sender: OutboxSenderService,
+         templates: TemplateSyncService, http: GraphHTTPClient, sending: SenderConfiguration, logger: Logger,
+         onAccountsChanged: @escaping @Sendable () -> Void) {
+        self.secret = secret
+        self.sites = sites
+        self.pool = pool
+        self.vault = vault
+        self.sender = sender
+        self.templates = templates
+        self.http = http
+        self.sending = sending
+        self.logger = logger
+        self.onAccountsChanged = onAccountsChanged
+    }
+
+    /// The signature header value for a request, as the bridge computes it.
+    static func signature(secret: String, timestamp: String, method: String, path: String, body: [UInt8]) -> String {
+        HMACSHA256.signatureHeader(for: Array("\(timestamp)\n\(method)\n\(path)\n".utf8) + body, secret: secret)
+    }
+
+    func handle(_ request: Request, now: Date = Date()) async -> Response {
+        guard request.fromLoopback else {
+            return Response(status: 403, ["error": "the control API serves loopback clients only"])
+        }
+        guard let secret, !secret.isEmpty else {
+            return Response(status: 503, ["error": "no control_secret is configured in cloudchatd; set the same secret in cloudchatd and in wp-admin"])
+        }
+        if let refusal = Self.authenticate(request, secret: secret, now: now) { return refusal }
+        let path = request.path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.path
+        let body = request.body.isEmpty ? JSONValue.object([:]) : (try? JSONValue.parse(request.body))
+        switch (request.method, path) {
+        case ("POST", "/v1/notify"):
+            guard let body, let site = site(in: body) else { return Self.noSite }
+            switch body["topic"]?.stringValue ?? "outbox" {
+            case "outbox": sender.notify(site: site)
+            case "templates": templates.requestSync(site: site)
+            case "accounts":
+                sender.notify(site: site)
+                onAccountsChanged()
+            case let topic:
+                return Response(status: 400, ["error": .string("unknown topic \"\(topic.prefix(40))\"; use outbox, templates or accounts")])
+            }
+            return Response(status: 202, ["ok": .bool(true)])
+        case ("POST", "/v1/credentials"):
+            guard let body, let site = site(in: body) else { return Self.noSite }
+            return await storeCredentials(body, site: site)
+        case ("POST", "/v1/templates/sync"):
+            guard let body, let site = site(in: body) else { return Self.noSite }
+            do {
+                let results = try await templates.syncSite(site)
+                return Response(status: 200, ["synced": .array(results.map { waba, result in
+                    .object(["waba_id": .string(waba), "listed": .number(Double(result.listed)), "approved": .number(Double(result.approved)),
+                             "removed": .number(Double(result.removed))])
+                })])
+            } catch {
+                return Response(status: 502, ["error": .string("template sync failed: \(error)")])
+            }
+        case ("GET", "/v1/status"):
+            return Response(status: 200, statusReport())
+        case (_, "/v1/notify"), (_, "/v1/credentials"), (_, "/v1/templates/sync"), (_, "/v1/status"):
+            return Response(status: 405, ["error": .string("\(request.method) is not allowed on \(path)")])
+        default:
+            return Response(status: 404, ["error": .string("no such control endpoint: \(path.prefix(100))")])
+        }
+    }
+
+    private func statusReport() -> [String: JSONValue] {
+        let statistics = sender.statistics
+        func count(_ value: Int) -> JSONValue { .number(Double(value)) }
+        let sending: [String: JSONValue] = [
+            "accepted": count(statistics.accepted.load(ordering: .relaxed)), "failed": count(statistics.failed.load(ordering: .relaxed)),
+            "retried": count(statistics.retried.load(ordering: .relaxed)), "in_doubt": count(statistics.inDoubt.load(ordering: .relaxed)),
+            "throughput_limited": count(statistics.throughputLimited.load(ordering: .relaxed)),
+            "pace_per_number": .object(statistics.currentPaces.mapValues { JSONValue.number($0) }),
+        ]
+        let siteList: [JSONValue] = sites.map { site in
+            JSONValue.object(["blog_id": .number(Double(site.blogID)), "prefix": .string(site.tablePrefix)])
+        }
+        return ["version": .string(CloudChatVersion.current), "sites": .array(siteList), "sending": .object(sending)]
+    }
+
+    private static let noSite = Response(status: 400, ["error": "the body must be JSON naming a blog_id this daemon serves"])
+
+    private func site(in body: JSONValue) -> WordPressSite? {
+        guard case .number(let number)? = body["blog_id"], let blogID = Int(exactly: number) else { return nil }
+        return sites.first { $0.blogID == blogID }
+    }
+
+    /// Checks the timestamp and signature; nil when the request is authentic.
+    static func authenticate(_ request: Request, secret: String, now: Date) -> Response? {
+        guard let timestamp = request.headers["x-cloudchat-timestamp"], let seconds = TimeInterval(timestamp),
+              let claimed = request.headers["x-cloudchat-signature"] else {
+            return Response(status: 401, ["error": "missing X-CloudChat-Timestamp or X-CloudChat-Signature"])
+        }
+        guard abs(now.timeIntervalSince1970 - seconds) <= allowedClockSkew else {
+            return Response(status: 401, ["error": "the request's timestamp is more than 5 minutes from the daemon's clock; check both clocks (NTP)"])
+        }
+        let path = request.path
+        let expected = signature(secret: secret, timestamp: timestamp, method: request.method, path: path, body: request.body)
+        guard ConstantTime.equals(Array(expected.utf8), Array(claimed.utf8)) else {
+            return Response(status: 401, ["error": "the signature does not match; the bridge and cloudchatd must share the same control secret"])
+        }
+        return nil
+    }
+
+    // MARK: Credentials
+
+    private func storeCredentials(_ body: JSONValue, site: WordPressSite) async -> Response {
+        let rate = body["send_rate_mps"].flatMap { value -> Int? in
+            if case .number(let number) = value { return Int(exactly: number) }
+            return nil
+        }
+        let request = CredentialsSetup.Request(
+            phoneNumberID: body["phone_number_id"]?.stringValue ?? "", wabaID: body["waba_id"]?.stringValue ?? "",
+            accessToken: body["access_token"]?.stringValue ?? "", appSecret: body["app_secret"]?.stringValue,
+            label: body["label"]?.stringValue, sendRate: rate, verify: body["verify"] != .bool(false))
+        let setup = CredentialsSetup(sites: sites, pool: pool, vault: vault, http: http, sending: sending)
+        switch await setup.store(request, site: site) {
+        case .success(let stored):
+            logger.info("credentials stored for a business number", metadata: ["blog_id": "\(site.blogID)", "account_id": "\(stored.accountID)"])
+            onAccountsChanged()
+            sender.notify(site: site)
+            templates.requestSync(site: site)
+            var answer: [String: JSONValue] = ["account_id": .number(Double(stored.accountID)), "verified": .bool(request.verify)]
+            if let name = stored.verifiedName { answer["verified_name"] = .string(name) }
+            return Response(status: 200, answer)
+        case .failure(let error):
+            if error.status >= 500 { logger.error("could not store credentials", metadata: ["blog_id": "\(site.blogID)", "error": "\(error)"]) }
+            return Response(status: error.status, ["error": .string(error.description)])
+        }
+    }
+
+}

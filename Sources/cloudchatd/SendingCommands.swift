@@ -1,0 +1,198 @@
+import ArgumentParser
+import CloudChatDaemon
+import Foundation
+import Logging
+import MariaDB
+import Sending
+import WhatsAppCloudAPI
+import WordPressStore
+
+struct SecretsKey: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "secrets-key",
+        abstract: "Create the key file that encrypts access tokens and app secrets.",
+        subcommands: [Generate.self]
+    )
+
+    struct Generate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a new key file with one random 256-bit key, readable by its owner only.",
+            discussion: """
+                cloudchatd encrypts every access token and app secret it stores (AES-256-GCM) \
+                with this key; the database never holds them in plain text. Keep the file \
+                owned by cloudchatd's user, and back it up with the database: without it, \
+                stored credentials must be entered again. An existing file is never \
+                overwritten.
+                """
+        )
+
+        @Option(name: .long, help: ArgumentHelp("Where to write it (default: the secrets_key_file setting's default).", valueName: "path"))
+        var file = DaemonConfiguration().secretsKeyFile
+
+        func run() throws {
+            let descriptor = open(file, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+            guard descriptor >= 0 else {
+                let reason = errno == EEXIST ? "it already exists (an existing key file is never replaced)" : String(cString: strerror(errno))
+                printError("cloudchatd secrets-key generate: cannot create \(file): \(reason)")
+                throw ExitStatus.failure
+            }
+            let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+            handle.write(Data(SecretsKeyring.newFileText().utf8))
+            try handle.synchronize()
+            print("wrote a new secrets key to \(file) (mode 600); set secrets_key_file = \(file) if that is not the default")
+        }
+    }
+}
+
+struct Credentials: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Store a business number's Graph API credentials, encrypted.",
+        subcommands: [Set.self]
+    )
+
+    struct Set: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add a business number to a site, or replace its access token and app secret.",
+            discussion: """
+                The token is read from a file (or standard input with -), never from the \
+                command line, where other users could see it. It is checked with Meta \
+                (graph_base_url) unless --no-verify is given, then stored encrypted with the \
+                secrets key. A running daemon picks the number up within 30 seconds; the \
+                WordPress plugin does the same through the control API at once.
+                """
+        )
+
+        @OptionGroup var options: ConfigurationOptions
+
+        @Option(name: .customLong("blog-id"), help: ArgumentHelp("The site (blog) that owns the number.", valueName: "id"))
+        var blogID: Int = 1
+
+        @Option(name: .customLong("phone-number-id"), help: ArgumentHelp("Meta's phone number id (WhatsApp Manager → API setup).", valueName: "id"))
+        var phoneNumberID: String
+
+        @Option(name: .customLong("waba-id"), help: ArgumentHelp("The WhatsApp Business Account id.", valueName: "id"))
+        var wabaID: String
+
+        @Option(name: .customLong("token-file"), help: ArgumentHelp("File holding the access token, or - for standard input.", valueName: "path"))
+        var tokenFile: String
+
+        @Option(name: .customLong("app-secret-file"), help: ArgumentHelp("File holding the Meta app secret.", valueName: "path"))
+        var appSecretFile: String?
+
+        @Option(name: .customLong("send-rate"), help: ArgumentHelp("Messages per second for this number (default 80, Meta's standard).", valueName: "n"))
+        var sendRate: Int?
+
+        @Option(name: .long, help: ArgumentHelp("A name for the number in wp-admin.", valueName: "text"))
+        var label: String?
+
+        @Flag(name: .customLong("no-verify"), help: "Store without asking Meta about the number first.")
+        var noVerify = false
+
+        func run() async throws {
+            let configuration = try options.load()
+            let token = try readSecret(tokenFile, what: "access token")
+            let appSecret = try appSecretFile.map { try readSecret($0, what: "app secret") }
+            let logger = Logger(label: "cloudchatd.credentials")
+            let keyring: SecretsKeyring
+            do {
+                keyring = try SecretsKeyring(contentsOf: configuration.secretsKeyFile)
+            } catch {
+                printError("cloudchatd credentials set: \(error)")
+                throw ExitStatus.failure
+            }
+            let pool = MariaDBPool(configuration: configuration.mariaDB, size: 1, logger: logger)
+            let http = GraphHTTPClient()
+            defer { http.shutdown() }
+            do {
+                let sites = try await pool.withConnection {
+                    try WordPressSites.discover(on: $0, basePrefix: configuration.tablePrefix, multisite: configuration.multisite)
+                }
+                guard let site = sites.first(where: { $0.blogID == blogID }) else {
+                    throw ReplayError("there is no blog \(blogID) in this WordPress database")
+                }
+                var sending = SenderConfiguration()
+                sending.graphBaseURL = configuration.graphBaseURL
+                sending.graphAPIVersion = configuration.graphAPIVersion
+                let setup = CredentialsSetup(sites: sites, pool: pool, vault: CredentialVault(keyring: keyring), http: http, sending: sending)
+                let request = CredentialsSetup.Request(phoneNumberID: phoneNumberID, wabaID: wabaID, accessToken: token, appSecret: appSecret,
+                                                       label: label, sendRate: sendRate, verify: !noVerify)
+                let stored = try await setup.store(request, site: site).get()
+                print("stored credentials for account \(stored.accountID) of \(site)"
+                      + (stored.verifiedName.map { " (Meta knows it as \"\($0)\")" } ?? ""))
+                await pool.shutdown()
+            } catch {
+                await pool.shutdown()
+                printError("cloudchatd credentials set: \(error)")
+                throw ExitStatus.failure
+            }
+        }
+
+        private func readSecret(_ path: String, what: String) throws -> String {
+            let data = path == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: path)
+            guard let data, let line = String(data: data, encoding: .utf8)?.split(whereSeparator: \.isNewline).first else {
+                printError("cloudchatd credentials set: cannot read the \(what) from \(path)")
+                throw ExitStatus.failure
+            }
+            return line.trimmingCharacters(in: .whitespaces)
+        }
+    }
+}
+
+struct Templates: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Work with the message templates synced from Meta.",
+        subcommands: [Sync.self]
+    )
+
+    struct Sync: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Sync every WhatsApp Business Account's templates from Meta now.",
+            discussion: """
+                A running daemon syncs at start and every template_sync_interval seconds, and \
+                template webhooks keep the list current between syncs. Run this after \
+                creating or editing templates in WhatsApp Manager to see them at once.
+                """
+        )
+
+        @OptionGroup var options: ConfigurationOptions
+
+        @Option(name: .customLong("blog-id"), help: ArgumentHelp("Only this blog of a multisite network.", valueName: "id"))
+        var blogID: Int?
+
+        func run() async throws {
+            let configuration = try options.load()
+            let logger = Logger(label: "cloudchatd.templates")
+            let keyring: SecretsKeyring
+            do {
+                keyring = try SecretsKeyring(contentsOf: configuration.secretsKeyFile)
+            } catch {
+                printError("cloudchatd templates sync: \(error)")
+                throw ExitStatus.failure
+            }
+            let pool = MariaDBPool(configuration: configuration.mariaDB, size: 1, logger: logger)
+            let http = GraphHTTPClient()
+            defer { http.shutdown() }
+            do {
+                var sites = try await pool.withConnection {
+                    try WordPressSites.discover(on: $0, basePrefix: configuration.tablePrefix, multisite: configuration.multisite)
+                }
+                if let blogID { sites = sites.filter { $0.blogID == blogID } }
+                var sending = SenderConfiguration()
+                sending.graphBaseURL = configuration.graphBaseURL
+                sending.graphAPIVersion = configuration.graphAPIVersion
+                let service = TemplateSyncService(sites: sites, pool: pool, http: http, vault: CredentialVault(keyring: keyring),
+                                                  configuration: sending, interval: .seconds(3600), instanceID: "cli:\(getpid())", logger: logger)
+                for site in sites {
+                    let results = try await service.syncSite(site)
+                    if results.isEmpty { print("\(site): no active number with credentials, or another daemon is syncing") }
+                    for (waba, result) in results { print("\(site) WABA \(waba): \(result)") }
+                }
+                await pool.shutdown()
+            } catch {
+                await pool.shutdown()
+                printError("cloudchatd templates sync: \(error)")
+                throw ExitStatus.failure
+            }
+        }
+    }
+}
