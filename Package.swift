@@ -138,6 +138,6 @@ let package = Package(
         .testTarget(name: "WhatsAppCloudAPITests", dependencies: ["WhatsAppCloudAPI", "TestSupport"]),
         .testTarget(name: "WordPressStoreTests", dependencies: ["WordPressStore", "TestSupport"]),
         .testTarget(name: "WebhookIngestTests", dependencies: ["WebhookIngest", "TestSupport", "CloudChatCrypto", "WhatsAppCloudAPI"]),
-        .testTarget(name: "CloudChatDaemonTests", dependencies: ["CloudChatDaemon", "TestSupport", "CloudChatCrypto"]),
+        .testTarget(name: "CloudChatDaemonTests", dependencies: ["CloudChatDaemon", "TestSupport", "CloudChatCrypto", "Sending", "WhatsAppCloudAPI"]),
     ]
 )

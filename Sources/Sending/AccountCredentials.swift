@@ -44,11 +44,12 @@ public enum AccountCredentials {
             try AES256GCM.seal(Array($0.utf8), key: key, associatedData: associatedData(column: appSecretColumn, accountID: accountID)).combined
         }
         let now = Date()
+        // MariaDB applies SET assignments left to right: the reason is cleared before the state changes.
         let result = try connection.execute("""
             UPDATE \(site.table(.accounts))
                SET access_token_ciphertext = \(token), app_secret_ciphertext = \(appSecret), secrets_key_id = \(keyID),
                    credentials_updated_at = \(now), updated_at = \(now),
-                   state = IF(state = 'halted', 'active', state), state_reason = IF(state = 'halted', NULL, state_reason)
+                   state_reason = IF(state = 'halted', NULL, state_reason), state = IF(state = 'halted', 'active', state)
              WHERE id = \(accountID)
             """)
         guard result.affectedRows == 1 else { throw CredentialError("no account \(accountID) in this site") }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MariaDB
 import TestSupport
+import Sending
 import Testing
 import WordPressStore
 
@@ -45,8 +46,11 @@ struct DoctorTests {
         #expect(finding(before, "max_allowed_packet")?.outcome == .ok)
 
         try SchemaMigrator.migrate(try WordPressSite(blogID: 1, tablePrefix: prefix), on: connection)
+        let keyFile = try directory.write("secrets.key", SecretsKeyring.newFileText())
+        chmod(keyFile, 0o600)
         let loader = ConfigurationLoader(environment: ["CLOUDCHAT_WEBHOOK_APP_SECRET": "s1,s2", "CLOUDCHAT_WEBHOOK_VERIFY_TOKEN": "t",
-                                                       "CLOUDCHAT_SPOOL_DIR": directory.path + "/spool"],
+                                                       "CLOUDCHAT_SPOOL_DIR": directory.path + "/spool", "CLOUDCHAT_SECRETS_KEY_FILE": keyFile,
+                                                       "CLOUDCHAT_CONTROL_SECRET": "control-secret"],
                                          commandLine: [.wpConfig: wpConfig], defaultConfigFile: directory.path + "/absent.conf")
         let after = await Doctor.run(loading: loader, logger: Logger(label: "test"))
         #expect(after.allSatisfy { $0.outcome == .ok }, "\(after.filter { $0.outcome != .ok })")

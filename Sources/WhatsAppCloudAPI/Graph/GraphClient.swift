@@ -80,6 +80,18 @@ public struct GraphClient: Sendable {
         /// `GREEN`, `YELLOW`, `RED` or `UNKNOWN`.
         public let qualityScore: String?
         public let components: JSONValue
+
+        public init(id: String, name: String, language: String, status: String, category: String?, parameterFormat: String?,
+                    qualityScore: String?, components: JSONValue) {
+            self.id = id
+            self.name = name
+            self.language = language
+            self.status = status
+            self.category = category
+            self.parameterFormat = parameterFormat
+            self.qualityScore = qualityScore
+            self.components = components
+        }
     }
 
     /// One page of a WABA's templates, and the cursor of the next one.
