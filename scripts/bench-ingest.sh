@@ -70,6 +70,7 @@ db_user = $CLOUDCHAT_TEST_DB_USER
 db_password = $CLOUDCHAT_TEST_DB_PASSWORD
 table_prefix = wp_
 http_listen = 127.0.0.1:$port
+control_listen = 127.0.0.1:0
 webhook_app_secret = $secret
 webhook_verify_token = bench
 spool_dir = $repo_root/$bench_dir/spool

@@ -163,7 +163,7 @@ struct CommandLineTests {
 
         // serve runs until SIGTERM, then exits cleanly.
         let serve = try ServeProcess(site, environment: [
-            "CLOUDCHAT_HTTP_LISTEN": "127.0.0.1:0", "CLOUDCHAT_SPOOL_DIR": directory.path + "/spool",
+            "CLOUDCHAT_HTTP_LISTEN": "127.0.0.1:0", "CLOUDCHAT_CONTROL_LISTEN": "127.0.0.1:0", "CLOUDCHAT_SPOOL_DIR": directory.path + "/spool",
         ])
         _ = try await serve.waitUntilReady()
         serve.process.terminate()

@@ -23,7 +23,7 @@ struct CrashSafetyTests {
         try directory.write("site/wp-config.php", TestDatabase.wpConfig(prefix: prefix))
 
         let serve = try ServeProcess(["--wordpress", directory.path + "/site"], environment: [
-            "CLOUDCHAT_HTTP_LISTEN": "127.0.0.1:0", "CLOUDCHAT_WEBHOOK_APP_SECRET": "crash-secret",
+            "CLOUDCHAT_HTTP_LISTEN": "127.0.0.1:0", "CLOUDCHAT_CONTROL_LISTEN": "127.0.0.1:0", "CLOUDCHAT_WEBHOOK_APP_SECRET": "crash-secret",
             "CLOUDCHAT_SPOOL_DIR": directory.path + "/spool",
         ])
         let port = try await serve.waitUntilReady()

@@ -33,6 +33,7 @@ private struct RunningDaemon {
         configuration.tablePrefix = prefix
         configuration.multisite = false
         configuration.httpPort = 0
+        configuration.controlPort = 0
         configuration.httpIdleTimeoutSeconds = idleTimeout
         configuration.webhookMaxBodyBytes = maxBody
         configuration.webhookAppSecrets = appSecrets
