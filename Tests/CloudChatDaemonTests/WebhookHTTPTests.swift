@@ -8,14 +8,16 @@ import TestSupport
 import Testing
 import WordPressStore
 
-/// A daemon assembled in-process against the test database, listening on a free port.
-private struct RunningDaemon {
+/// A daemon assembled in-process against the test database, listening on free ports.
+struct RunningDaemon {
     let port: Int
+    let controlPort: Int
     let site: WordPressSite
     let connection: MariaDBConnection
     let parts: Daemon.Parts
 
     static func with(appSecrets: [String] = ["app-secret-1"], idleTimeout: Int = 30, maxBody: Int = 1024 * 1024,
+                     configure: (inout DaemonConfiguration) -> Void = { _ in },
                      _ body: (RunningDaemon) async throws -> Void) async throws {
         let spoolDirectory = try TemporaryDirectory()
         defer { spoolDirectory.remove() }
@@ -39,14 +41,18 @@ private struct RunningDaemon {
         configuration.webhookAppSecrets = appSecrets
         configuration.webhookVerifyToken = "verify-me"
         configuration.spoolDirectory = spoolDirectory.path + "/spool"
+        configuration.secretsKeyFile = spoolDirectory.path + "/no-key-file"
+        configure(&configuration)
 
         let port = Mutex(0)
-        let parts = try await Daemon.assemble(configuration: configuration, logger: Logger(label: "test"), shutdownSignals: []) { bound in
-            port.withLock { $0 = bound }
-        }
+        let controlPort = Mutex(0)
+        let parts = try await Daemon.assemble(configuration: configuration, logger: Logger(label: "test"), shutdownSignals: [],
+                                              onListening: { bound in port.withLock { $0 = bound } },
+                                              onControlListening: { bound in controlPort.withLock { $0 = bound } })
         async let running: Void = parts.group.run()
-        try await waitUntil("the listener is up") { port.withLock { $0 } != 0 }
-        try await body(RunningDaemon(port: port.withLock { $0 }, site: site, connection: connection, parts: parts))
+        try await waitUntil("the listeners are up") { port.withLock { $0 } != 0 && controlPort.withLock { $0 } != 0 }
+        try await body(RunningDaemon(port: port.withLock { $0 }, controlPort: controlPort.withLock { $0 }, site: site, connection: connection,
+                                     parts: parts))
         await parts.group.triggerGracefulShutdown()
         try await running
     }
