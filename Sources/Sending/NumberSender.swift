@@ -18,6 +18,8 @@ public struct SenderConfiguration: Sendable {
     public var maximumInFlight = 64
     /// Attempts for a request that could not be sent (no connection) before the row fails.
     public var maximumConnectAttempts = 8
+    /// The first retry's delay after a transient error; each later one doubles, up to 5 minutes.
+    public var retryBaseDelay: Duration = .seconds(5)
     /// The sender lease's duration; it is renewed at a third of it.
     public var leaseDuration: Duration = .seconds(30)
 
@@ -404,8 +406,8 @@ final class NumberSender: Sendable {
             await fail(item, reason: "retries_exhausted", code: code, details: "gave up after \(item.attempt) attempts: \(details)", traceID: nil)
             return
         }
-        // 5 s, 10 s, 20 s… at most 5 minutes.
-        let delay = min(300, 5 * pow(2, Double(max(0, item.attempt - 1))))
+        // 5 s, 10 s, 20 s… (by default) at most 5 minutes.
+        let delay = min(300, configuration.retryBaseDelay / .seconds(1) * pow(2, Double(max(0, item.attempt - 1))))
         await requeue(item, at: Date().addingTimeInterval(delay), code: code, details: details)
     }
 
