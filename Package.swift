@@ -79,6 +79,18 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Inbound media: downloads, checksum checks and files under the media directory.
+        .target(
+            name: "MediaDownload",
+            dependencies: [
+                "MariaDB",
+                "WordPressStore",
+                "WhatsAppCloudAPI",
+                "CloudChatCrypto",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // Configuration, doctor checks and the long-running services of the daemon.
         .target(
             name: "CloudChatDaemon",
@@ -134,6 +146,7 @@ let package = Package(
         ),
         .testTarget(name: "MariaDBTests", dependencies: ["MariaDB", "TestSupport"]),
         .testTarget(name: "SendingTests", dependencies: ["Sending", "TestSupport", "WhatsAppCloudAPI", "CloudChatCrypto"]),
+        .testTarget(name: "MediaDownloadTests", dependencies: ["MediaDownload", "TestSupport", "WhatsAppCloudAPI", "CloudChatCrypto"]),
         .testTarget(name: "CloudChatCryptoTests", dependencies: ["CloudChatCrypto"]),
         .testTarget(name: "WhatsAppCloudAPITests", dependencies: ["WhatsAppCloudAPI", "TestSupport"]),
         .testTarget(name: "WordPressStoreTests", dependencies: ["WordPressStore", "TestSupport"]),

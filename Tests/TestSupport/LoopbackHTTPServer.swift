@@ -59,14 +59,19 @@ public final class LoopbackHTTPServer: Sendable {
 
     /// Stops accepting new connections.
     public func stop() {
+        // Only shut the socket down; the accept thread closes it once accept() fails. Closing it here would free
+        // the descriptor number while that thread may not have reached accept() yet, and a socket opened meanwhile
+        // (another test's server) would get the number and have its connections answered by this server.
         shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
     }
 
     private func acceptLoop() {
         while true {
             let client = accept(listener, nil, nil)
-            guard client >= 0 else { return }
+            guard client >= 0 else {
+                close(listener)
+                return
+            }
             let number = connections.add(1, ordering: .relaxed).newValue
             Thread.detachNewThread { [self] in serve(client, number: number) }
         }

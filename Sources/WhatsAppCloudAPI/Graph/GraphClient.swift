@@ -8,7 +8,7 @@ public struct GraphClient: Sendable {
     public let http: GraphHTTPClient
     public let baseURL: String
     public let apiVersion: String
-    private let accessToken: @Sendable () -> String
+    let accessToken: @Sendable () -> String
 
     /// - Parameter accessToken: read for each request, so a rotated token takes effect at once.
     public init(http: GraphHTTPClient, baseURL: String = "https://graph.facebook.com", apiVersion: String = "v23.0",
@@ -166,12 +166,12 @@ public struct GraphClient: Sendable {
                                  body: Array(body.jsonText.utf8)))
     }
 
-    private func get(_ path: String, query: [(String, String)]) async throws -> JSONValue {
+    func get(_ path: String, query: [(String, String)]) async throws -> JSONValue {
         let encoded = query.map { "\($0.0)=\(Self.percentEncoded($0.1))" }.joined(separator: "&")
         return try await exchange(.init(url: "\(baseURL)/\(apiVersion)/\(path)?\(encoded)", headers: [("Authorization", "Bearer " + accessToken())]))
     }
 
-    private func exchange(_ request: GraphHTTPClient.Request) async throws -> JSONValue {
+    func exchange(_ request: GraphHTTPClient.Request) async throws -> JSONValue {
         let response = try await http.send(request)
         guard (200..<300).contains(response.status) else { throw GraphAPIError(httpStatus: response.status, body: response.body) }
         guard let answer = try? JSONValue.parse(response.body) else { throw GraphSendError.unexpectedAnswer("the answer is not JSON") }

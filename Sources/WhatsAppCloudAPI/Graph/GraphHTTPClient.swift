@@ -44,6 +44,26 @@ public final class GraphHTTPClient: Sendable {
         }
     }
 
+    /// The answer to a streamed request: the body went to the sink, chunk by chunk.
+    public struct StreamedResponse: Sendable, Equatable {
+        /// The HTTP status.
+        public let status: Int
+        /// Bytes handed to the sink; only a 2xx answer's body goes there.
+        public let streamedBytes: Int64
+        /// The body of an answer that was not 2xx (its first 64 KiB), to read a Graph error from; empty otherwise.
+        public let errorBody: [UInt8]
+
+        public init(status: Int, streamedBytes: Int64, errorBody: [UInt8]) {
+            self.status = status
+            self.streamedBytes = streamedBytes
+            self.errorBody = errorBody
+        }
+    }
+
+    /// Where a streamed body goes. It runs on the client's transfer thread, once per chunk as libcurl
+    /// receives it, so it must be quick (a file write is fine). Throwing aborts the transfer with that error.
+    public typealias Sink = @Sendable (UnsafeRawBufferPointer) throws -> Void
+
     private struct State: ~Copyable {
         var queued: [Transfer] = []
         var isShuttingDown = false
@@ -80,8 +100,29 @@ public final class GraphHTTPClient: Sendable {
     /// Sends a request and returns the answer.
     /// - Throws: ``GraphHTTPError`` when no answer came (connection refused, TLS failure, timeout), or the client was shut down.
     public func send(_ request: Request) async throws -> Response {
-        let transfer = try Transfer(request, userAgent: userAgent)
-        return try await withCheckedThrowingContinuation { continuation in
+        try await start(Transfer(request, userAgent: userAgent))
+    }
+
+    /// Sends a request and hands a successful answer's body to `sink` as it arrives, without buffering it.
+    ///
+    /// Only a 2xx body reaches the sink; any other answer's body is kept (up to 64 KiB) in
+    /// ``StreamedResponse/errorBody``, so a 404 or a Graph error can be told apart and read.
+    /// Redirects are not followed, so the request's headers only ever reach the URL's own host.
+    /// - Parameters:
+    ///   - request: the request; its timeout covers the whole transfer. A transfer that stalls
+    ///     (under 1 KiB/s for a minute) is also given up.
+    ///   - maximumBytes: the most body bytes accepted; a longer body aborts the transfer.
+    ///   - sink: receives the body, on the transfer thread.
+    /// - Throws: ``GraphBodyTooLarge`` past `maximumBytes`; what `sink` throws; ``GraphHTTPError`` when no answer came.
+    public func stream(_ request: Request, maximumBytes: Int64, into sink: @escaping Sink) async throws -> StreamedResponse {
+        let transfer = try Transfer(request, userAgent: userAgent, streaming: .init(sink: sink, limit: maximumBytes))
+        let response = try await start(transfer)
+        // The transfer is finished: the loop thread no longer touches it.
+        return StreamedResponse(status: response.status, streamedBytes: transfer.streamedBytes, errorBody: response.body)
+    }
+
+    private func start(_ transfer: Transfer) async throws -> Response {
+        try await withCheckedThrowingContinuation { continuation in
             transfer.continuation = continuation
             let accepted = state.withLock { state -> Bool in
                 guard !state.isShuttingDown else { return false }
@@ -145,6 +186,18 @@ public struct GraphHTTPError: Error, Sendable, Equatable, CustomStringConvertibl
     }
 }
 
+/// A streamed body went past the byte cap the caller set; the transfer was aborted.
+public struct GraphBodyTooLarge: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The cap, in bytes.
+    public let limit: Int64
+
+    public init(limit: Int64) {
+        self.limit = limit
+    }
+
+    public var description: String { "the answer is larger than \(limit) bytes" }
+}
+
 /// The multi handle, closed once by the loop thread when it ends.
 private final class MultiHandle: @unchecked Sendable {
     let handle: UnsafeMutableRawPointer
@@ -170,7 +223,23 @@ private final class Transfer: @unchecked Sendable {
     var continuation: CheckedContinuation<GraphHTTPClient.Response, any Error>?
     private let host: String
 
-    init(_ request: GraphHTTPClient.Request, userAgent: String) throws {
+    /// A streamed transfer's sink and cap.
+    struct Streaming {
+        let sink: GraphHTTPClient.Sink
+        let limit: Int64
+    }
+
+    private let streaming: Streaming?
+    /// For a streamed transfer: whether the answer is 2xx, known from its first body chunk.
+    private var streamsToSink: Bool?
+    private(set) var streamedBytes: Int64 = 0
+    /// Why the write callback aborted the transfer.
+    private var abortReason: (any Error)?
+    /// The most bytes of a non-2xx body kept when streaming.
+    private static let errorBodyLimit = 65_536
+
+    init(_ request: GraphHTTPClient.Request, userAgent: String, streaming: Streaming? = nil) throws {
+        self.streaming = streaming
         guard let easy = curl_easy_init() else { throw GraphHTTPError(description: "libcurl could not create a request") }
         self.easy = easy
         host = URL(string: request.url)?.host ?? "the Graph API"
@@ -187,6 +256,12 @@ private final class Transfer: @unchecked Sendable {
         set(CURLOPT_TIMEOUT_MS, timeoutMilliseconds)
         set(CURLOPT_CONNECTTIMEOUT_MS, min(timeoutMilliseconds, 10_000))
         set(CURLOPT_ACCEPT_ENCODING, "")
+        if let streaming {
+            // libcurl refuses a larger Content-Length before the body starts; the sink's count covers the rest.
+            cloudchat_curl_easy_setopt_off_t(easy, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(streaming.limit))
+            set(CURLOPT_LOW_SPEED_LIMIT, 1024)
+            set(CURLOPT_LOW_SPEED_TIME, 60)
+        }
         switch request.method {
         case "GET": set(CURLOPT_HTTPGET, 1)
         case "POST": set(CURLOPT_POST, 1)
@@ -210,8 +285,8 @@ private final class Transfer: @unchecked Sendable {
             guard let data, let context else { return 0 }
             let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
             let length = size * count
-            data.withMemoryRebound(to: UInt8.self, capacity: length) { transfer.received.append(contentsOf: UnsafeBufferPointer(start: $0, count: length)) }
-            return length
+            // Returning less than `length` makes libcurl abort the transfer.
+            return transfer.receive(UnsafeRawBufferPointer(start: data, count: length)) ? length : 0
         }
         cloudchat_curl_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, Unmanaged.passUnretained(self).toOpaque())
     }
@@ -221,8 +296,46 @@ private final class Transfer: @unchecked Sendable {
         curl_slist_free_all(headerList)
     }
 
+    /// Takes a chunk of the body, on the loop thread. Returns false to abort the transfer.
+    private func receive(_ chunk: UnsafeRawBufferPointer) -> Bool {
+        guard let streaming else {
+            received.append(contentsOf: chunk)
+            return true
+        }
+        if streamsToSink == nil {
+            // The status line and headers are in by the first body chunk (redirects are not followed).
+            var status = 0
+            cloudchat_curl_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
+            streamsToSink = (200..<300).contains(status)
+        }
+        guard streamsToSink == true else {
+            received.append(contentsOf: chunk.prefix(max(0, Self.errorBodyLimit - received.count)))
+            return true
+        }
+        streamedBytes += Int64(chunk.count)
+        guard streamedBytes <= streaming.limit else {
+            abortReason = GraphBodyTooLarge(limit: streaming.limit)
+            return false
+        }
+        do {
+            try streaming.sink(chunk)
+        } catch {
+            abortReason = error
+            return false
+        }
+        return true
+    }
+
     /// The transfer ended with libcurl's result.
     func complete(_ result: CURLcode) {
+        if let abortReason {
+            finish(.failure(abortReason))
+            return
+        }
+        if result == CURLE_FILESIZE_EXCEEDED, let streaming {
+            finish(.failure(GraphBodyTooLarge(limit: streaming.limit)))
+            return
+        }
         guard result == CURLE_OK else {
             let reason = String(cString: curl_easy_strerror(result))
             // Failing to resolve or connect means nothing was sent; a timeout or reset may come after the server took the request.
