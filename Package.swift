@@ -101,6 +101,7 @@ let package = Package(
                 "CloudChatCrypto",
                 "WebhookIngest",
                 "Sending",
+                "MediaDownload",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -261,6 +261,14 @@ public struct ConfigurationLoader: Sendable {
         case .templateSyncInterval:
             guard let seconds = Int(value), (60...604_800).contains(seconds) else { throw invalid("must be a number of seconds from 60 to 604800") }
             configuration.templateSyncIntervalSeconds = seconds
+        case .uploadsDirectory:
+            guard value.hasPrefix("/") || value.hasPrefix(".") else { throw invalid("must be a path") }
+            configuration.uploadsDirectory = value
+        case .mediaMaxBytes:
+            guard let bytes = Int64(value), (1024...(4 * 1024 * 1024 * 1024)).contains(bytes) else {
+                throw invalid("must be a number of bytes from 1024 to 4294967296")
+            }
+            configuration.mediaMaxBytes = bytes
         case .spoolDirectory:
             guard value.hasPrefix("/") || value.hasPrefix(".") else { throw invalid("must be a path") }
             configuration.spoolDirectory = value

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MariaDB
+import MediaDownload
 import Sending
 import ServiceLifecycle
 import Synchronization
@@ -114,6 +115,19 @@ public enum Daemon {
                                          instanceID: instanceID, logger: logger)
         let templates = TemplateSyncService(sites: sites, pool: database.pool, http: graphHTTP, vault: vault, configuration: sending,
                                             interval: .seconds(configuration.templateSyncIntervalSeconds), instanceID: instanceID, logger: logger)
+        var mediaConfiguration = MediaDownloadWorker.Configuration()
+        mediaConfiguration.maximumBytes = configuration.mediaMaxBytes
+        let uploads = configuration.effectiveUploadsDirectory
+        let media = MediaDownloadWorker(
+            sites: sites, pool: database.pool, instanceID: instanceID, configuration: mediaConfiguration,
+            mediaDirectory: { MediaStorage.defaultRoot(of: $0, uploadsDirectory: uploads) },
+            graphClient: { [pool = database.pool, sending] site, accountID in
+                guard let token = try await pool.withConnection({ try vault.secrets(site: site, accountID: accountID, on: $0) })?.accessToken else {
+                    return nil
+                }
+                return GraphClient(http: graphHTTP, baseURL: sending.graphBaseURL, apiVersion: sending.graphAPIVersion, accessToken: { token })
+            },
+            logger: logger)
         // Processing gives way to the writer during bursts; the writer is built after the processors it wakes.
         let writerBinding = LateBinding<WebhookEventWriter>()
         let processors = sites.map {
@@ -123,6 +137,7 @@ public enum Daemon {
                                  for (accountID, count) in summary.inboundByAccount {
                                      sender.recordInbound(site: site, accountID: accountID, count: count)
                                  }
+                                 if summary.mediaQueued > 0 { media.notify(site) }
                              })
         }
         let processorsBySite = Dictionary(uniqueKeysWithValues: processors.map { ($0.site, $0) })
@@ -136,7 +151,8 @@ public enum Daemon {
         if configuration.webhookAppSecrets.isEmpty {
             logger.warning("no webhook_app_secret is configured: webhooks are answered 503 until one is (Meta retries them)")
         }
-        let metrics = DaemonMetrics(door: WebhookDoorCounters(), writer: writer, spool: spool, processors: processors, routing: routing)
+        let metrics = DaemonMetrics(door: WebhookDoorCounters(), writer: writer, spool: spool, processors: processors, routing: routing,
+                                    sending: sender.statistics, media: media)
         let http = WebhookListener(
             configuration: listenerConfiguration, writer: writer, pool: database.pool, logger: logger,
             counters: metrics.door, metrics: { metrics.render() },
@@ -161,7 +177,7 @@ public enum Daemon {
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: database), .init(service: GraphClientService(http: graphHTTP)), .init(service: routing)]
                 + processors.map { .init(service: $0) }
-                + [.init(service: sender), .init(service: templates), .init(service: PoolService(pool: writerPool))]
+                + [.init(service: sender), .init(service: templates), .init(service: media), .init(service: PoolService(pool: writerPool))]
                 + (drainer.map { [.init(service: $0)] } ?? []) + [.init(service: writer), .init(service: http), .init(service: control)],
             gracefulShutdownSignals: shutdownSignals,
             logger: logger

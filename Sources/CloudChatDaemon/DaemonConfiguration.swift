@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 
 /// Everything `cloudchatd` is configured with, after every source was read.
@@ -66,6 +67,19 @@ public struct DaemonConfiguration: Sendable {
     public var sendReconcileGraceSeconds = 600
     /// Seconds between full template syncs.
     public var templateSyncIntervalSeconds = 3600
+    /// WordPress's uploads directory: inbound media goes to `cloudchat/` in it (`sites/N/cloudchat/` for blog N).
+    /// Nil means `wp-content/uploads` under the WordPress root.
+    public var uploadsDirectory: String?
+    /// The largest media file downloaded, in bytes.
+    public var mediaMaxBytes: Int64 = 100 * 1024 * 1024
+
+    /// The uploads directory in force: the setting, or the WordPress root's, or a directory of the daemon's own.
+    public var effectiveUploadsDirectory: String {
+        if let uploadsDirectory { return uploadsDirectory }
+        if let wordpressPath { return (wordpressPath.hasSuffix("/") ? String(wordpressPath.dropLast()) : wordpressPath) + "/wp-content/uploads" }
+        if let wpConfigPath { return URL(fileURLWithPath: wpConfigPath).deletingLastPathComponent().path + "/wp-content/uploads" }
+        return "/var/lib/cloudchat/uploads"
+    }
 
     /// Where each setting came from, by key, for `doctor`: "default", "wp-config.php:12", "/etc/cloudchat/cloudchatd.conf:4", "environment", "command line".
     public var origins: [ConfigurationKey: String] = [:]
@@ -107,6 +121,8 @@ public enum ConfigurationKey: String, CaseIterable, Sendable, Comparable {
     case graphAPIVersion = "graph_api_version"
     case sendReconcileGrace = "send_reconcile_grace"
     case templateSyncInterval = "template_sync_interval"
+    case uploadsDirectory = "uploads_dir"
+    case mediaMaxBytes = "media_max_bytes"
 
     /// The environment variable, e.g. `CLOUDCHAT_DB_HOST`.
     public var environmentVariable: String { "CLOUDCHAT_" + rawValue.uppercased() }
@@ -145,6 +161,8 @@ public enum ConfigurationKey: String, CaseIterable, Sendable, Comparable {
         case .graphAPIVersion: "Graph API version used in requests (default v23.0)"
         case .sendReconcileGrace: "seconds a send without an answer waits for Meta's status webhooks before it is retried (default 600)"
         case .templateSyncInterval: "seconds between full template syncs (default 3600)"
+        case .uploadsDirectory: "WordPress's uploads directory; media is stored in cloudchat/ there (default: wp-content/uploads of the WordPress root)"
+        case .mediaMaxBytes: "largest media file downloaded, in bytes (default 104857600, Meta's largest document)"
         }
     }
 

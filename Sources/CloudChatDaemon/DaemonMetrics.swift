@@ -1,3 +1,5 @@
+import MediaDownload
+import Sending
 import Synchronization
 import WebhookIngest
 
@@ -33,6 +35,8 @@ struct DaemonMetrics: Sendable {
     let spool: WebhookSpool?
     let processors: [WebhookProcessor]
     let routing: SiteRoutingService
+    let sending: SendStatistics
+    let media: MediaDownloadWorker
 
     func render() -> String {
         var text = ""
@@ -71,6 +75,48 @@ struct DaemonMetrics: Sendable {
                statistics.map { ("blog_id=\"\($0.0)\"", "\($0.1.mark)") })
         metric("cloudchat_webhook_processor_lease", "gauge", "1 when this daemon processes the site's webhooks.",
                statistics.map { ("blog_id=\"\($0.0)\"", $0.1.holdsLease ? "1" : "0") })
+        renderSending(metric)
+        text += sendDurationHistogram()
+        renderMedia(metric)
         return text
+    }
+
+    private func renderSending(_ metric: (String, String, String, [(labels: String, value: String)]) -> Void) {
+        let outcomes: [(String, Int)] = [
+            ("accepted", sending.accepted.load(ordering: .relaxed)), ("failed", sending.failed.load(ordering: .relaxed)),
+            ("retried", sending.retried.load(ordering: .relaxed)), ("in_doubt", sending.inDoubt.load(ordering: .relaxed)),
+            ("reconciled", sending.reconciled.load(ordering: .relaxed)),
+        ]
+        metric("cloudchat_sends_total", "counter", "Outbox send attempts, by outcome.", outcomes.map { ("outcome=\"\($0.0)\"", "\($0.1)") })
+        metric("cloudchat_send_rate_limited_total", "counter", "Send attempts Meta refused for a rate limit, by limit.", [
+            ("limit=\"throughput\"", "\(sending.throughputLimited.load(ordering: .relaxed))"),
+            ("limit=\"pair\"", "\(sending.pairLimited.load(ordering: .relaxed))"),
+        ])
+        metric("cloudchat_send_pace_messages_per_second", "gauge", "The pace in force per business number.",
+               sending.currentPaces.sorted { $0.key < $1.key }.map { ("phone_number_id=\"\($0.key)\"", "\($0.value)") })
+    }
+
+    /// The send-duration histogram, in Prometheus's histogram form (`_bucket`, `_sum`, `_count`).
+    private func sendDurationHistogram() -> String {
+        let name = "cloudchat_send_duration_seconds"
+        var text = "# HELP \(name) Time from a send request to Meta's answer.\n# TYPE \(name) histogram\n"
+        var cumulative = 0
+        let counts = sending.latency.bucketCounts
+        for (index, bound) in LatencyHistogram.boundsMilliseconds.enumerated() {
+            cumulative += counts[index]
+            text += "\(name)_bucket{le=\"\(bound / 1000)\"} \(cumulative)\n"
+        }
+        let (count, sum) = sending.latency.countAndSum
+        text += "\(name)_bucket{le=\"+Inf\"} \(count)\n\(name)_sum \(sum / 1000)\n\(name)_count \(count)\n"
+        return text
+    }
+
+    private func renderMedia(_ metric: (String, String, String, [(labels: String, value: String)]) -> Void) {
+        let stats = media.statistics
+        metric("cloudchat_media_downloads_total", "counter", "Media downloads, by outcome.", [
+            ("outcome=\"stored\"", "\(stats.downloaded)"), ("outcome=\"failed\"", "\(stats.failed)"),
+            ("outcome=\"expired\"", "\(stats.expired)"), ("outcome=\"retried\"", "\(stats.retried)"),
+        ])
+        metric("cloudchat_media_downloaded_bytes_total", "counter", "Bytes of media stored.", [("", "\(stats.bytes)")])
     }
 }
