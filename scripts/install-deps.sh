@@ -9,7 +9,7 @@ set -eu
 say() { printf 'install-deps: %s\n' "$*"; }
 err() { printf 'install-deps: error: %s\n' "$*" >&2; exit 1; }
 
-packages="mariadb-server mariadb-client libmariadb-dev libcurl4-openssl-dev libssl-dev pkg-config shellcheck"
+packages="mariadb-server mariadb-client libmariadb-dev libcurl4-openssl-dev libssl-dev pkg-config shellcheck curl openssl"
 
 missing_packages() {
     for package in $packages; do
