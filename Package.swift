@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "cloudchatd", targets: ["cloudchatd"]),
         .library(name: "MariaDB", targets: ["MariaDB"]),
+        .executable(name: "cloudchat-graph-simulator", targets: ["cloudchat-graph-simulator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -91,6 +92,26 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // A stand-in for Meta's Graph API on loopback, for tests, the demo and benchmarks.
+        .target(
+            name: "GraphSimulator",
+            dependencies: [
+                "WhatsAppCloudAPI",
+                "CloudChatCrypto",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "cloudchat-graph-simulator",
+            dependencies: [
+                "GraphSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Configuration, doctor checks and the long-running services of the daemon.
         .target(
             name: "CloudChatDaemon",
@@ -146,12 +167,13 @@ let package = Package(
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "MariaDBTests", dependencies: ["MariaDB", "TestSupport"]),
-        .testTarget(name: "SendingTests", dependencies: ["Sending", "TestSupport", "WhatsAppCloudAPI", "CloudChatCrypto"]),
+        .testTarget(name: "SendingTests", dependencies: ["Sending", "GraphSimulator", "TestSupport", "WhatsAppCloudAPI", "CloudChatCrypto"]),
         .testTarget(name: "MediaDownloadTests", dependencies: ["MediaDownload", "TestSupport", "WhatsAppCloudAPI", "CloudChatCrypto"]),
+        .testTarget(name: "GraphSimulatorTests", dependencies: ["GraphSimulator", "TestSupport", "WhatsAppCloudAPI", "CloudChatCrypto"]),
         .testTarget(name: "CloudChatCryptoTests", dependencies: ["CloudChatCrypto"]),
         .testTarget(name: "WhatsAppCloudAPITests", dependencies: ["WhatsAppCloudAPI", "TestSupport"]),
         .testTarget(name: "WordPressStoreTests", dependencies: ["WordPressStore", "TestSupport"]),
         .testTarget(name: "WebhookIngestTests", dependencies: ["WebhookIngest", "TestSupport", "CloudChatCrypto", "WhatsAppCloudAPI"]),
-        .testTarget(name: "CloudChatDaemonTests", dependencies: ["CloudChatDaemon", "TestSupport", "CloudChatCrypto", "Sending", "WhatsAppCloudAPI"]),
+        .testTarget(name: "CloudChatDaemonTests", dependencies: ["CloudChatDaemon", "GraphSimulator", "TestSupport", "CloudChatCrypto", "Sending", "WhatsAppCloudAPI"]),
     ]
 )
