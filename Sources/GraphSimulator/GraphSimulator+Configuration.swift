@@ -72,6 +72,7 @@ extension GraphSimulator {
         /// The messaging limit tier, e.g. `TIER_2K`.
         public var messagingLimitTier: String
 
+        /// A number; the defaults are Meta's for a new one (80 mps, GREEN), with a 2K tier.
         public init(phoneNumberID: String, displayPhoneNumber: String, wabaID: String, verifiedName: String = "CloudChat Demo",
                     messagesPerSecond: Double = 80, qualityRating: String = "GREEN", messagingLimitTier: String = "TIER_2K") {
             self.phoneNumberID = phoneNumberID
@@ -105,6 +106,7 @@ extension GraphSimulator {
         /// The most messages that may go at once. Default 45.
         public var burst: Int
 
+        /// Meta's limit by default (digest §5.2).
         public init(interval: Duration = .seconds(6), burst: Int = 45) {
             self.interval = interval
             self.burst = burst
@@ -125,10 +127,12 @@ extension GraphSimulator {
         public var recipientSuffix: String
         /// Meta's error code.
         public var code: Int
+        /// Whether the failure is the send's answer or a later `failed` status.
         public var mode: Mode
         /// `error_data.details`; nil uses a generic sentence.
         public var details: String?
 
+        /// A rule; asynchronous unless told otherwise.
         public init(recipientSuffix: String, code: Int, mode: Mode = .asynchronous, details: String? = nil) {
             self.recipientSuffix = recipientSuffix
             self.code = code
@@ -167,6 +171,7 @@ extension GraphSimulator {
         /// Statuses due this close together share a body. Default 20 ms.
         public var batchWindow: Duration = .milliseconds(20)
 
+        /// The defaults above.
         public init() {}
     }
 
@@ -183,6 +188,7 @@ extension GraphSimulator {
         /// How long one post may take. Default 10 s.
         public var timeout: Duration = .seconds(10)
 
+        /// The defaults above.
         public init() {}
     }
 }

@@ -15,8 +15,9 @@ extension GraphSimulator {
         public var inboundMessages: Int
         /// Graph requests refused for their token (401, code 190).
         public var unauthorizedRequests: Int
-        /// Media uploaded, and downloads served.
+        /// Media uploaded through `POST /{phone-number-id}/media`.
         public var mediaUploads: Int
+        /// Media downloads served.
         public var mediaDownloads: Int
 
         /// `POST /{phone-number-id}/messages` outcomes.
@@ -38,6 +39,7 @@ extension GraphSimulator {
             /// Mark-read requests answered `{"success":true}`.
             public var markedRead = 0
 
+            /// All zero.
             public init() {}
         }
 
@@ -58,6 +60,7 @@ extension GraphSimulator {
             /// Posts under way.
             public var inFlight = 0
 
+            /// All zero.
             public init() {}
         }
 
@@ -126,10 +129,12 @@ extension GraphSimulator {
         public var from: String
         /// The customer's WhatsApp profile name.
         public var profileName: String
+        /// What they send.
         public var content: Content
         /// The business number it goes to; nil is the first configured number.
         public var phoneNumberID: String?
 
+        /// A message from `from` (digits, `+` optional) to `phoneNumberID`, or to the first number.
         public init(from: String, profileName: String, content: Content, phoneNumberID: String? = nil) {
             self.from = from
             self.profileName = profileName
@@ -149,8 +154,10 @@ extension GraphSimulator {
 
 /// A simulator call that cannot be done as asked; the description says why.
 public struct GraphSimulatorError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Why, in a sentence; holds no secret.
     public let description: String
 
+    /// An error saying why.
     public init(_ description: String) {
         self.description = description
     }

@@ -187,7 +187,8 @@ final class SimulatorCore: Sendable {
         if let header = request.authorization {
             let parts = header.split(separator: " ", maxSplits: 1)
             guard parts.count == 2, parts[0].lowercased() == "bearer" else { return false }
-            return configuration.accessTokens.contains(parts[1].trimmingCharacters(in: .whitespaces))
+            // NIO trims the header value; spaces between scheme and token are all that may remain.
+            return configuration.accessTokens.contains(String(parts[1].drop { $0 == " " }))
         }
         if let token = request.query["access_token"] { return configuration.accessTokens.contains(token) }
         return false

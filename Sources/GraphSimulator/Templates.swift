@@ -23,6 +23,7 @@ extension GraphSimulator {
         /// The components in Meta's format: `[{"type":"BODY","text":…,"example":…}, …]`.
         public var components: JSONValue
 
+        /// A template; an approved, positional, GREEN utility template in en_US unless told otherwise.
         public init(id: String = "", wabaID: String, name: String, language: String = "en_US", status: String = "APPROVED",
                     category: String = "UTILITY", parameterFormat: String = "POSITIONAL", qualityScore: String = "GREEN",
                     components: JSONValue) {

@@ -34,14 +34,16 @@ final class WebhookDispatcher: Sendable {
     }
 
     private enum Item: Sendable {
-        case status(NumberIdentity, JSONValue)
+        /// A status written as JSON text, to be batched with others of its number.
+        case status(NumberIdentity, [UInt8])
         case post(Post)
     }
 
+    /// A place on the timeline: small and trivially copied, as the heap moves it often; the item waits in a slot.
     private struct Scheduled: Sendable, Comparable {
         let due: Instant
         let sequence: UInt64
-        let item: Item
+        let slot: Int
 
         static func < (lhs: Scheduled, rhs: Scheduled) -> Bool {
             (lhs.due, lhs.sequence) < (rhs.due, rhs.sequence)
@@ -52,6 +54,8 @@ final class WebhookDispatcher: Sendable {
 
     private struct State: Sendable {
         var timeline = MinimumHeap<Scheduled>()
+        var slots: [Item?] = []
+        var freeSlots: [Int] = []
         var ready: [Post] = []
         var readyStart = 0
         var inFlight = 0
@@ -62,7 +66,25 @@ final class WebhookDispatcher: Sendable {
 
         mutating func schedule(_ item: Item, at due: Instant) {
             sequence += 1
-            timeline.insert(Scheduled(due: due, sequence: sequence, item: item))
+            let slot: Int
+            if let free = freeSlots.popLast() {
+                slot = free
+                slots[slot] = item
+            } else {
+                slot = slots.count
+                slots.append(item)
+            }
+            timeline.insert(Scheduled(due: due, sequence: sequence, slot: slot))
+        }
+
+        /// Takes the earliest item if it is due by `horizon`.
+        mutating func takeDue(by horizon: Instant) -> Item? {
+            guard let first = timeline.minimum, first.due <= horizon else { return nil }
+            _ = timeline.removeMinimum()
+            let item = slots[first.slot]
+            slots[first.slot] = nil
+            freeSlots.append(first.slot)
+            return item
         }
 
         var readyCount: Int { ready.count - readyStart }
@@ -103,7 +125,7 @@ final class WebhookDispatcher: Sendable {
     // MARK: Enqueueing
 
     /// Schedules statuses of one number, each at its own time.
-    func enqueueStatuses(_ statuses: [(due: Instant, status: JSONValue)], of number: NumberIdentity) {
+    func enqueueStatuses(_ statuses: [(due: Instant, status: [UInt8])], of number: NumberIdentity) {
         guard !statuses.isEmpty else { return }
         state.withLock { state in
             guard !state.isShutDown else { return }
@@ -151,14 +173,13 @@ final class WebhookDispatcher: Sendable {
     private func tick(scheduledFor at: Instant) {
         let now = Instant.now
         let horizon = now + statusOptions.batchWindow
-        var groups: [(NumberIdentity, [JSONValue])] = []
+        var groups: [(NumberIdentity, [[UInt8]])] = []
         var groupIndex: [NumberIdentity: Int] = [:]
         var retries: [Post] = []
         state.withLock { state in
             if state.nextTick == at { state.nextTick = nil }
-            while let first = state.timeline.minimum, first.due <= horizon {
-                _ = state.timeline.removeMinimum()
-                switch first.item {
+            while let item = state.takeDue(by: horizon) {
+                switch item {
                 case .status(let number, let status):
                     if let index = groupIndex[number] {
                         groups[index].1.append(status)
@@ -267,6 +288,8 @@ final class WebhookDispatcher: Sendable {
             state.isShutDown = true
             let dropped = state.readyCount + state.timeline.count
             state.timeline.removeAll()
+            state.slots.removeAll()
+            state.freeSlots.removeAll()
             state.ready.removeAll()
             state.readyStart = 0
             state.counts.droppedAtShutdown += dropped

@@ -7,31 +7,37 @@ struct NumberIdentity: Sendable, Hashable {
     let wabaID: String
 }
 
-/// Webhook bodies in Meta's envelope (digest §2.1, §2.5, §2.7).
+/// Webhook bodies in Meta's envelope (digest §2.1, §2.5, §2.7), written as Meta writes them (see ``JSONWriter``).
 enum WebhookPayloads {
     /// Meta's help page for error codes, the `href` of webhook errors.
     static let errorCodesURL = "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/"
 
-    /// A `messages` change for a number, with the given members in `value` besides `messaging_product` and `metadata`.
-    static func messagesBody(_ number: NumberIdentity, _ members: [String: JSONValue]) -> [UInt8] {
-        var value = members
-        value["messaging_product"] = .string("whatsapp")
-        value["metadata"] = .object([
-            "display_phone_number": .string(number.displayPhoneNumber), "phone_number_id": .string(number.phoneNumberID),
-        ])
-        let envelope: JSONValue = .object([
-            "object": .string("whatsapp_business_account"),
-            "entry": .array([.object([
-                "id": .string(number.wabaID),
-                "changes": .array([.object(["field": .string("messages"), "value": .object(value)])]),
-            ])]),
-        ])
-        return Array(envelope.jsonText.utf8)
+    /// A `messages` change for a number: the envelope around `members`, JSON text of
+    /// `value`'s members besides `messaging_product` and `metadata`.
+    static func messagesBody(_ number: NumberIdentity, members: [UInt8]) -> [UInt8] {
+        var json = JSONWriter(capacity: members.count + 300)
+        json.raw(#"{"object":"whatsapp_business_account","entry":[{"id":"#)
+        json.string(number.wabaID)
+        json.raw(#","changes":[{"value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"#)
+        json.string(number.displayPhoneNumber)
+        json.raw(#","phone_number_id":"#)
+        json.string(number.phoneNumberID)
+        json.raw("},")
+        json.raw(members)
+        json.raw(#"},"field":"messages"}]}]}"#)
+        return json.bytes
     }
 
-    /// Statuses of one number's messages, batched in one body.
-    static func statusesBody(_ number: NumberIdentity, _ statuses: [JSONValue]) -> [UInt8] {
-        messagesBody(number, ["statuses": .array(statuses)])
+    /// Statuses of one number's messages, each already written by ``status(_:of:)``, batched in one body.
+    static func statusesBody(_ number: NumberIdentity, _ statuses: [[UInt8]]) -> [UInt8] {
+        var members = JSONWriter(capacity: statuses.reduce(16) { $0 + $1.count + 1 })
+        members.raw(#""statuses":["#)
+        for (index, status) in statuses.enumerated() {
+            if index > 0 { members.raw(",") }
+            members.raw(status)
+        }
+        members.raw("]")
+        return messagesBody(number, members: members.bytes)
     }
 
     /// What a sent message's statuses share.
@@ -50,47 +56,69 @@ enum WebhookPayloads {
         let failure: (code: Int, details: String)?
     }
 
-    /// One `statuses[]` item.
-    static func status(_ planned: PlannedStatus, of message: SentMessage) -> JSONValue {
-        let happened = Int(message.acceptedAt + planned.happensAfter / .seconds(1))
-        var status: [String: JSONValue] = [
-            "id": .string(message.wamid), "status": .string(planned.kind.rawValue),
-            "timestamp": .string(String(happened)), "recipient_id": .string(message.recipient),
-        ]
-        if let callbackData = message.callbackData { status["biz_opaque_callback_data"] = .string(callbackData) }
+    /// One `statuses[]` item, as JSON text.
+    static func status(_ planned: PlannedStatus, of message: SentMessage) -> [UInt8] {
+        var json = JSONWriter(capacity: 400)
+        json.raw(#"{"id":"#)
+        json.string(message.wamid)
+        json.raw(#","status":"#)
+        json.string(planned.kind.rawValue)
+        json.raw(#","timestamp":"#)
+        json.string(String(Int(message.acceptedAt + planned.happensAfter / .seconds(1))))
+        json.raw(#","recipient_id":"#)
+        json.string(message.recipient)
+        if let callbackData = message.callbackData {
+            json.raw(#","biz_opaque_callback_data":"#)
+            json.string(callbackData)
+        }
         if planned.kind == .failed, let failure = message.failure {
             let title = GraphErrorReply.title(of: failure.code)
-            status["errors"] = .array([.object([
-                "code": .number(Double(failure.code)), "title": .string(title), "message": .string(title),
-                "error_data": .object(["details": .string(failure.details)]), "href": .string(errorCodesURL),
-            ])])
+            json.raw(#","errors":[{"code":"#)
+            json.number(failure.code)
+            json.raw(#","title":"#)
+            json.string(title)
+            json.raw(#","message":"#)
+            json.string(title)
+            json.raw(#","error_data":{"details":"#)
+            json.string(failure.details)
+            json.raw(#"},"href":"#)
+            json.string(errorCodesURL)
+            json.raw("}]")
         }
         if planned.carriesPricing {
             let category = message.templateCategory ?? "service"
             let free = message.templateCategory == nil
-            status["pricing"] = .object([
-                "billable": .bool(!free), "pricing_model": .string("PMP"),
-                "type": .string(free ? "free_customer_service" : "regular"), "category": .string(category),
-            ])
             if message.includesConversation {
-                var conversation: [String: JSONValue] = [
-                    "id": .string(message.conversationID), "origin": .object(["type": .string(category)]),
-                ]
+                json.raw(#","conversation":{"id":"#)
+                json.string(message.conversationID)
                 if planned.kind == .sent {
-                    conversation["expiration_timestamp"] = .string(String(Int(message.acceptedAt) + 24 * 3600))
+                    json.raw(#","expiration_timestamp":"#)
+                    json.string(String(Int(message.acceptedAt) + 24 * 3600))
                 }
-                status["conversation"] = .object(conversation)
+                json.raw(#","origin":{"type":"#)
+                json.string(category)
+                json.raw("}}")
             }
+            json.raw(free ? #","pricing":{"billable":false,"pricing_model":"PMP","type":"free_customer_service","category":"#
+                          : #","pricing":{"billable":true,"pricing_model":"PMP","type":"regular","category":"#)
+            json.string(category)
+            json.raw("}")
         }
-        return .object(status)
+        json.raw("}")
+        return json.bytes
     }
 
     /// An inbound message from a customer, with the customer in `contacts[]`.
     static func inboundBody(_ number: NumberIdentity, from customer: String, profileName: String, message: JSONValue) -> [UInt8] {
-        messagesBody(number, [
-            "contacts": .array([.object(["profile": .object(["name": .string(profileName)]), "wa_id": .string(customer)])]),
-            "messages": .array([message]),
-        ])
+        var members = JSONWriter()
+        members.raw(#""contacts":[{"profile":{"name":"#)
+        members.string(profileName)
+        members.raw(#"},"wa_id":"#)
+        members.string(customer)
+        members.raw(#"}],"messages":["#)
+        members.value(message)
+        members.raw("]")
+        return messagesBody(number, members: members.bytes)
     }
 
     /// `message_template_status_update` for a template whose status changed.
@@ -119,6 +147,8 @@ enum WebhookPayloads {
                 "changes": .array([.object(["field": .string("message_template_status_update"), "value": .object(value)])]),
             ])]),
         ])
-        return Array(envelope.jsonText.utf8)
+        var json = JSONWriter()
+        json.value(envelope)
+        return json.bytes
     }
 }

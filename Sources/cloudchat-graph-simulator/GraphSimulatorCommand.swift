@@ -25,12 +25,14 @@ struct GraphSimulatorCommand: AsyncParsableCommand {
             It prints one line, "graph simulator listening on http://HOST:PORT", once it serves, and \
             stops cleanly on SIGINT or SIGTERM.
 
-            Example:
+            Example, for cloudchatd's demo (scripts/dev.sh):
               cloudchat-graph-simulator --listen 127.0.0.1:8788 \\
-                --webhook-url http://127.0.0.1:8787/webhook --app-secret demo-app-secret \\
-                --access-token demo-token --number 106540352242922:15550783881:102290129340398:80 \\
-                --fail 0000=131026 --fail-sync 9999=131030 --transient-error-rate 0.01 \\
-                --latency 20ms..80ms --inbound-rate 2 --seed 42
+                --webhook-url http://127.0.0.1:8787/webhook \\
+                --app-secret demo-app-secret --access-token demo-token \\
+                --number 106540352242922:15550783881:102290129340398:80 \\
+                --fail 0000=131026 --fail-sync 9999=131030 \\
+                --transient-error-rate 0.01 --latency 20ms..80ms \\
+                --inbound-rate 2 --seed 42
             """
     )
 
@@ -76,65 +78,71 @@ struct GraphSimulatorCommand: AsyncParsableCommand {
         """, valueName: "suffix=code"))
     var synchronousFailures: [String] = []
 
-    @Option(name: .customLong("transient-error-rate"), help: ArgumentHelp("Fraction of sends (0-1) answered 500/131000 or 503/2, drawn from the seed. Default 0.", valueName: "fraction"))
+    @Option(name: .customLong("transient-error-rate"), help: ArgumentHelp("Fraction of sends (0-1) answered 500/131000 or 503/2, drawn from the seed.", valueName: "fraction"))
     var transientErrorRate = 0.0
 
-    @Option(name: .customLong("pair-interval"), help: ArgumentHelp("Pair rate limit: the steady spacing per (number, recipient). Default 6s.", valueName: "duration"))
+    @Option(name: .customLong("pair-interval"), help: ArgumentHelp("Pair rate limit: the steady spacing per (number, recipient).", valueName: "duration"))
     var pairInterval = "6s"
 
-    @Option(name: .customLong("pair-burst"), help: ArgumentHelp("Pair rate limit: the most messages to one recipient at once. Default 45.", valueName: "count"))
+    @Option(name: .customLong("pair-burst"), help: ArgumentHelp("Pair rate limit: the most messages to one recipient at once.", valueName: "count"))
     var pairBurst = 45
 
-    @Option(name: .customLong("sent-delay"), help: ArgumentHelp("From an accepted send to its sent status. Default 100ms.", valueName: "duration"))
+    @Option(name: .customLong("sent-delay"), help: ArgumentHelp("From an accepted send to its sent status.", valueName: "duration"))
     var sentDelay = "100ms"
 
-    @Option(name: .customLong("delivered-delay"), help: ArgumentHelp("From sent to delivered. Default 400ms.", valueName: "duration"))
+    @Option(name: .customLong("delivered-delay"), help: ArgumentHelp("From sent to delivered.", valueName: "duration"))
     var deliveredDelay = "400ms"
 
-    @Option(name: .customLong("read-delay"), help: ArgumentHelp("From delivered to read. Default 1.5s.", valueName: "duration"))
+    @Option(name: .customLong("read-delay"), help: ArgumentHelp("From delivered to read.", valueName: "duration"))
     var readDelay = "1.5s"
 
-    @Option(name: .customLong("read-probability"), help: ArgumentHelp("Chance (0-1) a message is read at all. Default 0.8.", valueName: "fraction"))
+    @Option(name: .customLong("read-probability"), help: ArgumentHelp("Chance (0-1) a message is read at all.", valueName: "fraction"))
     var readProbability = 0.8
 
-    @Option(name: .customLong("late-probability"), help: ArgumentHelp("Chance (0-1) a status comes --late-delay late. Default 0.", valueName: "fraction"))
+    @Option(name: .customLong("late-probability"), help: ArgumentHelp("Chance (0-1) a status comes --late-delay late.", valueName: "fraction"))
     var lateProbability = 0.0
 
-    @Option(name: .customLong("late-delay"), help: ArgumentHelp("How late a late status is. Default 5s.", valueName: "duration"))
+    @Option(name: .customLong("late-delay"), help: ArgumentHelp("How late a late status is.", valueName: "duration"))
     var lateDelay = "5s"
 
-    @Option(name: .customLong("duplicate-probability"), help: ArgumentHelp("Chance (0-1) a status is posted twice. Default 0.", valueName: "fraction"))
+    @Option(name: .customLong("duplicate-probability"), help: ArgumentHelp("Chance (0-1) a status is posted twice.", valueName: "fraction"))
     var duplicateProbability = 0.0
 
-    @Option(name: .customLong("out-of-order-probability"), help: ArgumentHelp("Chance (0-1) read is posted before delivered. Default 0.", valueName: "fraction"))
+    @Option(name: .customLong("out-of-order-probability"), help: ArgumentHelp("Chance (0-1) read is posted before delivered.", valueName: "fraction"))
     var outOfOrderProbability = 0.0
 
-    @Option(name: .customLong("batch-size"), help: ArgumentHelp("Most statuses in one webhook body. Default 50.", valueName: "count"))
+    @Option(name: .customLong("batch-size"), help: ArgumentHelp("Most statuses in one webhook body (Meta sends up to 1,000).", valueName: "count"))
     var batchSize = 50
 
-    @Option(name: .customLong("batch-window"), help: ArgumentHelp("Statuses due this close together share a body. Default 20ms.", valueName: "duration"))
+    @Option(name: .customLong("batch-window"), help: ArgumentHelp("Statuses due this close together share a body.", valueName: "duration"))
     var batchWindow = "20ms"
 
-    @Option(name: .customLong("webhook-attempts"), help: ArgumentHelp("Attempts per webhook post before it is given up (counted). Default 6.", valueName: "count"))
+    @Option(name: .customLong("webhook-attempts"), help: ArgumentHelp("Attempts per webhook post before it is given up (counted).", valueName: "count"))
     var webhookAttempts = 6
 
-    @Option(name: .customLong("webhook-retry-delay"), help: ArgumentHelp("Wait before the first retry; doubles each time, at most 30s. Default 500ms.", valueName: "duration"))
+    @Option(name: .customLong("webhook-retry-delay"), help: ArgumentHelp("Wait before the first retry; doubles each time, at most 30s.", valueName: "duration"))
     var webhookRetryDelay = "500ms"
 
-    @Option(name: .customLong("webhook-concurrency"), help: ArgumentHelp("Webhook posts in flight at once; 1 keeps them in order. Default 4.", valueName: "count"))
+    @Option(name: .customLong("webhook-concurrency"), help: ArgumentHelp("Webhook posts in flight at once; 1 keeps them in order.", valueName: "count"))
     var webhookConcurrency = 4
 
-    @Option(name: .customLong("inbound-rate"), help: ArgumentHelp("Post realistic inbound text messages at this many per second (needs --webhook-url). Default 0: none.", valueName: "per-second"))
+    @Option(name: .customLong("inbound-rate"), help: ArgumentHelp("Post realistic inbound text messages at this many per second (needs --webhook-url); 0 posts none.", valueName: "per-second"))
     var inboundRate = 0.0
 
-    @Option(name: .customLong("inbound-customers"), help: ArgumentHelp("How many distinct customers the inbound messages come from. Default 200.", valueName: "count"))
+    @Option(name: .customLong("inbound-customers"), help: ArgumentHelp("How many distinct customers the inbound messages come from.", valueName: "count"))
     var inboundCustomers = 200
 
     @Flag(name: .customLong("no-inbound-throughput"), help: "Do not count inbound messages against the numbers' throughput (Meta does).")
     var inboundIgnoresThroughput = false
 
-    @Option(name: .customLong("media-url-lifetime"), help: ArgumentHelp("How long a media URL works before 404. Default 5m.", valueName: "duration"))
+    @Option(name: .customLong("media-url-lifetime"), help: ArgumentHelp("How long a media URL works before it answers 404.", valueName: "duration"))
     var mediaURLLifetime = "5m"
+
+    @Option(name: .customLong("record-limit"), help: ArgumentHelp("""
+        Accepted sends kept in detail for /_simulator/received; counts per recipient and callback data \
+        are always exact. 0 keeps none, for long benchmarks.
+        """, valueName: "count"))
+    var recordLimit = 100_000
 
     @Flag(name: .customLong("no-sample-templates"), help: "Start each WABA without the sample templates.")
     var noSampleTemplates = false
@@ -142,7 +150,7 @@ struct GraphSimulatorCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Seed of the random choices, to repeat a run. Default: random (shown in /_simulator/stats).", valueName: "number"))
     var seed: UInt64?
 
-    @Option(name: .customLong("log-level"), help: ArgumentHelp("trace, debug, info, notice, warning, error or critical. Default info.", valueName: "level"))
+    @Option(name: .customLong("log-level"), help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel = "info"
 
     func run() async throws {
@@ -230,6 +238,8 @@ struct GraphSimulatorCommand: AsyncParsableCommand {
         configuration.delivery.maximumConcurrentPosts = webhookConcurrency
         configuration.inboundCountsAgainstThroughput = !inboundIgnoresThroughput
         configuration.mediaURLLifetime = try Self.parseDuration(mediaURLLifetime, option: "--media-url-lifetime")
+        guard recordLimit >= 0 else { throw ValidationError("--record-limit cannot be negative") }
+        configuration.recordedMessageLimit = recordLimit
         configuration.includeSampleTemplates = !noSampleTemplates
         configuration.seed = seed
         return configuration

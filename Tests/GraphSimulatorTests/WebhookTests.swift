@@ -169,7 +169,8 @@ struct WebhookTests {
 
     @Test func inboundTextComesFromACustomerWithTheirProfile() async throws {
         try await SimulatorHarness.run(webhooks: true) { harness in
-            let posted = try harness.simulator.postInbound(.init(from: "+16505551234", profileName: "Sheena Nelson", content: .text("Is my order on its way?")))
+            let posted = try harness.simulator.postInbound(.init(from: "+16505551234", profileName: "Chloé \"Sheena\" Nelson",
+                                                                  content: .text("Is my order on its way? 📦\nThanks")))
             try await waitUntil("the message arrives") { harness.receiver?.requests.count == 1 }
             let (request, notification) = try #require(try harness.webhooks().first)
             #expect(HMACSHA256.isValidSignature(header: request.headers["x-hub-signature-256"], body: request.body,
@@ -179,11 +180,14 @@ struct WebhookTests {
                 return
             }
             #expect(value.contacts.map(\.waID) == ["16505551234"])
-            #expect(value.contacts.map(\.profileName) == ["Sheena Nelson"])
+            #expect(value.contacts.map(\.profileName) == ["Chloé \"Sheena\" Nelson"])
+            // Meta escapes everything outside ASCII; the signature covers those bytes.
+            #expect(String(decoding: request.body, as: UTF8.self).contains(#"Chlo\u00e9 \"Sheena\" Nelson"#))
+            #expect(String(decoding: request.body, as: UTF8.self).contains(#"\ud83d\udce6\nThanks"#))
             let message = try #require(value.messages.first)
             #expect(message.id == posted.wamid && message.from == "16505551234" && message.type == "text")
             guard case .text(let body) = message.content else { Issue.record("not text: \(message.content)"); return }
-            #expect(body == "Is my order on its way?")
+            #expect(body == "Is my order on its way? 📦\nThanks")
             #expect(harness.simulator.statistics().inboundMessages == 1)
         }
     }
