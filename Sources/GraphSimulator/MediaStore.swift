@@ -1,3 +1,4 @@
+import CloudChatCrypto
 import Foundation
 
 /// Uploaded and inbound media, and the short-lived download URLs handed out for them (digest §8).
@@ -31,7 +32,7 @@ struct MediaStore: Sendable {
     mutating func add(_ bytes: [UInt8], mimeType: String, phoneNumberID: String?, uploaded: Bool) -> Item {
         let id = String(1_037_000_000_000_000 + nextID * 104_729)
         nextID += 1
-        let item = Item(id: id, bytes: bytes, mimeType: mimeType, sha256: SHA256.hexDigest(bytes), phoneNumberID: phoneNumberID)
+        let item = Item(id: id, bytes: bytes, mimeType: mimeType, sha256: SHA256.hexHash(bytes), phoneNumberID: phoneNumberID)
         items[id] = item
         if uploaded { uploads += 1 }
         return item

@@ -386,7 +386,7 @@ final class SimulatorCore: Sendable {
 
     /// A stable, UUID-shaped namespace per WABA.
     private static func namespace(of wabaID: String) -> String {
-        let digest = SHA256.hexDigest(Array(wabaID.utf8))
+        let digest = SHA256.hexHash(Array(wabaID.utf8))
         let characters = Array(digest)
         return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(characters[$0]) }.joined(separator: "_")
     }
