@@ -126,7 +126,7 @@ CONF
         "$bin/cloudchatd" credentials set --config "$bench_dir/cloudchatd.conf" --phone-number-id "10654035224292$n" --waba-id "$waba" \
             --token-file "$bench_dir/token" --send-rate "$rate" >/dev/null
         sql "INSERT INTO $bench_db.wp_cloudchat_contacts (account_id, wa_id, source, created_at, updated_at)
-               SELECT $n, CONCAT('1650', $n, LPAD(seq, 7, '0')), 'import', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) FROM seq_1_to_$per_number;
+               SELECT $n, CONCAT('1650', $n, LPAD(seq, 7, '0')), 'import', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) FROM $bench_db.seq_1_to_$per_number;
              INSERT INTO $bench_db.wp_cloudchat_conversations (account_id, contact_id, last_inbound_at, created_at, updated_at)
                SELECT account_id, id, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) FROM $bench_db.wp_cloudchat_contacts WHERE account_id = $n;
              INSERT INTO $bench_db.wp_cloudchat_outbox (account_id, contact_id, priority, type, payload_json, source, next_attempt_at, created_at, updated_at)

@@ -237,6 +237,11 @@ public struct OutboxStore: Sendable {
 
     /// Applies statuses that arrived before the message row (docs/schema.md §6.2, the sender's half).
     func applyWaitingStatuses(wamid: String, now: Date, on connection: MariaDBConnection) throws {
+        // Usually none waits. A plain read finds any that does: a status the processor was applying when the
+        // message was inserted held the insert until it committed, so it is visible now (§6.2).
+        guard try connection.queryFirst("""
+            SELECT 1 FROM \(site.table(.statusEvents)) WHERE wamid = \(wamid) AND applied_at IS NULL LIMIT 1
+            """) != nil else { return }
         try connection.withTransaction { connection in
             let waiting = try connection.query("""
                 SELECT id, status, status_at, error_code, errors_json, pricing_json FROM \(site.table(.statusEvents))

@@ -233,6 +233,7 @@ struct WebhookEventApplier {
             summary.mediaQueued += 1
         }
         summary.inboundByAccount[account.id, default: 0] += 1
+        summary.items += 1
         let error = message.errors.first
         let row: [MariaDBValue] = [
             .uint(account.id), .uint(contactID), .string(wamid), .string("inbound"), .string(Self.messageType(message.type)), .string("customer"),
@@ -325,6 +326,7 @@ struct WebhookEventApplier {
     // MARK: Statuses (§6.2)
 
     private mutating func applyStatus(_ status: MessageStatus, account: AccountDirectory.Account, event: StoredWebhookEvent) throws -> String? {
+        summary.items += 1
         guard let wamid = Self.metaID(status.id, maxLength: 255) else { return "the status names no valid wamid" }
         guard let statusValue = Self.ascii(status.state.rawValue, maxLength: 32) else { return "the status value is not readable" }
         let statusAt = Self.wholeSeconds(status.timestamp) ?? event.receivedAt
@@ -1023,13 +1025,17 @@ public struct AppliedSummary: Sendable, Equatable {
     public var inboundByAccount: [UInt64: Int] = [:]
     /// Media rows queued for download.
     public var mediaQueued = 0
+    /// Messages and statuses applied: the work a transaction did.
+    public var items = 0
 
     public init() {}
 
+    /// Nothing another worker needs to hear about.
     public var isEmpty: Bool { inboundByAccount.isEmpty && mediaQueued == 0 }
 
     mutating func add(_ other: AppliedSummary) {
         inboundByAccount.merge(other.inboundByAccount, uniquingKeysWith: +)
         mediaQueued += other.mediaQueued
+        items += other.items
     }
 }

@@ -17,8 +17,12 @@ import WordPressStore
 public final class WebhookProcessor: Service, Sendable {
     /// Tuning; the defaults suit production.
     public struct Options: Sendable {
-        /// Events read and processed per transaction.
+        /// The most events read and processed per transaction.
         public var batchSize = 500
+        /// About how many items (messages and statuses) one transaction applies. Bodies that carry many
+        /// statuses make for fewer events per transaction, so no transaction holds its locks for long:
+        /// the sender inserts message rows into the same index while statuses are applied.
+        public var itemsPerTransaction = 500
         /// How long an id must stay missing before the mark passes it. Must exceed the ingest writer's transaction time.
         public var gapTimeout: Duration = .seconds(30)
         /// How long settled gaps keep being checked for rows that committed late.
@@ -184,6 +188,8 @@ public final class WebhookProcessor: Service, Sendable {
         var settled: [Hole] = []
         var renewedAt = ContinuousClock.now
         var recheckedAt = ContinuousClock.now
+        /// Events to read in the next batch, from the items per event seen lately; nil means the batch size.
+        var eventsPerBatch: Int?
 
         init(lease: SiteLease, mark: UInt64) {
             self.lease = lease
@@ -239,7 +245,12 @@ public final class WebhookProcessor: Service, Sendable {
             "read": "\(report.rowsRead)", "processed": "\(report.outcomes.values.reduce(0, +))", "mark": "\(progress.mark)",
             "cursor": "\(progress.cursor)", "holes": "\(progress.holes.count)", "retries": "\(progress.retries.count)",
         ])
-        return StepOutcome(moreWaiting: report.rowsRead == options.batchSize)
+        let limit = before.eventsPerBatch ?? options.batchSize
+        if report.eventsApplied > 0 {
+            let itemsPerEvent = max(1, Double(report.summary.items) / Double(report.eventsApplied))
+            progress.eventsPerBatch = max(1, min(options.batchSize, Int(Double(options.itemsPerTransaction) / itemsPerEvent)))
+        }
+        return StepOutcome(moreWaiting: report.rowsRead == limit)
     }
 
     /// What one batch did.
@@ -250,17 +261,20 @@ public final class WebhookProcessor: Service, Sendable {
         var retries = 0
         var oldestProcessed: Date?
         var summary = AppliedSummary()
+        /// Pending events applied (the others read were already finished).
+        var eventsApplied = 0
     }
 
     /// Reads new rows and rows that filled holes, processes the pending ones, and moves the mark, in one transaction when it can.
     static func processNextBatch(_ progress: inout Progress, site: WordPressSite, options: Options,
                                  connection: MariaDBConnection, now: ContinuousClock.Instant = .now) throws -> BatchReport {
         let late = try readHolesAndRetries(progress, site: site, on: connection)
-        let fresh = try readRows(site: site, after: progress.cursor, limit: options.batchSize, on: connection)
+        let fresh = try readRows(site: site, after: progress.cursor, limit: progress.eventsPerBatch ?? options.batchSize, on: connection)
         var report = BatchReport(rowsRead: fresh.count)
         var next = progress
         next.noteRead(late: late.map(\.event.id), fresh: fresh.map(\.event.id), now: now)
         let pending = (late + fresh).filter { $0.state == "pending" }
+        report.eventsApplied = pending.count
         next.retries.subtract(late.filter { $0.state != "pending" }.map(\.event.id))
         let startingMark = progress.mark
 
