@@ -81,6 +81,11 @@ final class NumberSender: Sendable {
     /// Set by a halt-class answer; cleared when the account is active again.
     private let halted = Atomic<Bool>(false)
     private let templates = Mutex<(loadedAt: ContinuousClock.Instant?, byKey: [String: TemplateDefinition])>((nil, [:]))
+    /// Accepted sends waiting to be recorded, written many to a transaction by the recorder.
+    private let accepted = Mutex<[(ClaimedOutboxItem, OutboxStore.Acceptance)]>([])
+    private let recorderWake = WakeSignal()
+    /// Accepted sends not yet recorded beyond which sending waits for the database.
+    static let recordingBacklogLimit = 2000
 
     init(site: WordPressSite, account: SendingAccount, pool: MariaDBPool, http: GraphHTTPClient, vault: CredentialVault,
          configuration: SenderConfiguration, statistics: SendStatistics, instanceID: String, logger: Logger) {
@@ -155,6 +160,39 @@ final class NumberSender: Sendable {
     // MARK: The loop
 
     private func sendWhileHolding(_ lease: SiteLease) async {
+        let sendingEnded = Atomic<Bool>(false)
+        async let recorder: Void = recordAcceptedSends(until: sendingEnded)
+        await sendClaimed(lease)
+        sendingEnded.store(true, ordering: .relaxed)
+        recorderWake.signal()
+        await recorder
+    }
+
+    /// Writes accepted sends as they come, many per transaction, until sending has ended and none is left.
+    private func recordAcceptedSends(until sendingEnded: borrowing Atomic<Bool>) async {
+        while true {
+            let batch = accepted.withLock { waiting in
+                let batch = Array(waiting.prefix(500))
+                waiting.removeFirst(batch.count)
+                return batch
+            }
+            if batch.isEmpty {
+                if sendingEnded.load(ordering: .relaxed) { return }
+                await recorderWake.wait(timeout: .milliseconds(100))
+                continue
+            }
+            do {
+                try await pool.withConnection { [store] in _ = try store.recordAccepted(batch, now: Date(), on: $0) }
+            } catch {
+                // One at a time, so one bad row does not keep the others from being recorded.
+                for (item, acceptance) in batch {
+                    await finish(item) { [store] in _ = try store.recordAccepted(item, acceptance, now: Date(), on: $0) }
+                }
+            }
+        }
+    }
+
+    private func sendClaimed(_ lease: SiteLease) async {
         var queue: [ClaimedOutboxItem] = []
         var renewedAt = ContinuousClock.now
         var reconciledAt: ContinuousClock.Instant?
@@ -207,6 +245,11 @@ final class NumberSender: Sendable {
                 guard let first = queue.first else {
                     await waitForWork()
                     nothingClaimable = false
+                    continue
+                }
+                if accepted.withLock({ $0.count }) > Self.recordingBacklogLimit {
+                    // The database is behind on recording sends: wait for it rather than pile up answers in memory.
+                    try? await Task.sleep(for: .milliseconds(5))
                     continue
                 }
                 if halted.load(ordering: .relaxed) {
@@ -353,7 +396,8 @@ final class NumberSender: Sendable {
                     wamid: sent.wamid, status: sent.status == "held_for_quality_assessment" ? "held" : "accepted", payloadJSON: stored.jsonText,
                     body: Self.readableText(of: prepared.body), contextWamid: prepared.body["context"]?["message_id"]?.stringValue,
                     templateID: prepared.template?.id, resolvedWaID: sent.waID)
-                await finish(item) { [store] in try store.recordAccepted(item, acceptance, now: Date(), on: $0) }
+                accepted.withLock { $0.append((item, acceptance)) }
+                recorderWake.signal()
                 if let recipient = item.recipient { spacing.withLock { $0.delivered(recipient) } }
             }
             statistics.accepted.add(1, ordering: .relaxed)

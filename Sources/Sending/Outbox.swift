@@ -113,29 +113,68 @@ public struct OutboxStore: Sendable {
     /// - Returns: the message row id.
     @discardableResult
     public func recordAccepted(_ item: ClaimedOutboxItem, _ accepted: Acceptance, now: Date, on connection: MariaDBConnection) throws -> UInt64 {
-        let messageID = try connection.withTransaction { connection -> UInt64 in
-            let inserted = try connection.execute("""
-                INSERT INTO \(site.table(.messages))
-                    (account_id, contact_id, wamid, direction, type, source, body, payload_json, context_wamid, template_id, outbox_id,
-                     sent_by_user_id, status, status_at, message_at, created_at, updated_at)
-                VALUES (\(accountID), \(item.contactID), \(accepted.wamid), 'outbound', \(Self.messageType(item)), \(item.source),
-                        \(accepted.body), \(accepted.payloadJSON), \(accepted.contextWamid), \(accepted.templateID), \(item.id),
-                        \(item.createdByUserID), \(accepted.status), \(now), \(now), \(now), \(now))
-                ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id)
-                """)
-            let messageID = inserted.lastInsertID
-            // A status webhook may have settled the row already (§6.5): it is sent either way.
+        try recordAccepted([(item, accepted)], now: now, on: connection)[0]
+    }
+
+    /// Records many accepted sends in one transaction, a few statements for all of them
+    /// (at 1,000 sends a second, statements per row would cost the database more than the sending).
+    /// - Returns: the message row ids, in the order given.
+    @discardableResult
+    public func recordAccepted(_ sends: [(ClaimedOutboxItem, Acceptance)], now: Date, on connection: MariaDBConnection) throws -> [UInt64] {
+        guard !sends.isEmpty else { return [] }
+        let messages = site.table(.messages)
+        let ids = try connection.withTransaction { connection -> [UInt64] in
+            let rows: [[MariaDBValue]] = sends.map { item, accepted in
+                [.uint(accountID), .uint(item.contactID), .string(accepted.wamid), .string("outbound"), .string(Self.messageType(item)),
+                 .string(item.source), accepted.body.map { .string($0) } ?? .null, .string(accepted.payloadJSON),
+                 accepted.contextWamid.map { .string($0) } ?? .null, accepted.templateID.map { .uint($0) } ?? .null, .uint(item.id),
+                 item.createdByUserID.map { .uint($0) } ?? .null, .string(accepted.status), .date(now), .date(now), .date(now), .date(now)]
+            }
+            // A wamid already stored (a replayed answer) keeps its row.
+            try connection.execute(try SQLQuery.insert(
+                into: messages,
+                columns: ["account_id", "contact_id", "wamid", "direction", "type", "source", "body", "payload_json", "context_wamid",
+                          "template_id", "outbox_id", "sent_by_user_id", "status", "status_at", "message_at", "created_at", "updated_at"],
+                rows: rows, suffix: " ON DUPLICATE KEY UPDATE updated_at = updated_at"))
+            var messageIDs: [String: UInt64] = [:]
+            for row in try connection.query("SELECT wamid, id FROM \(messages) WHERE wamid IN (\(list: sends.map(\.1.wamid)))") {
+                messageIDs[try row.decode(String.self, at: 0)] = try row.decode(UInt64.self, at: 1)
+            }
+            let ids = try sends.map { _, accepted -> UInt64 in
+                guard let id = messageIDs[accepted.wamid] else { throw OutboxError("the message row of wamid \(accepted.wamid) was not written") }
+                return id
+            }
+            // A status webhook may have settled a row already (§6.5): it is sent either way. Each row is
+            // written only for the attempt that sent it.
+            var wamidCases = SQLQuery(unsafeSQL: "CASE id")
+            var messageCases = SQLQuery(unsafeSQL: "CASE id")
+            var attemptCases = SQLQuery(unsafeSQL: "CASE id")
+            for ((item, accepted), messageID) in zip(sends, ids) {
+                wamidCases = "\(wamidCases) WHEN \(item.id) THEN \(accepted.wamid)"
+                messageCases = "\(messageCases) WHEN \(item.id) THEN \(messageID)"
+                attemptCases = "\(attemptCases) WHEN \(item.id) THEN \(item.attempt)"
+            }
             try connection.execute("""
                 UPDATE \(site.table(.outbox))
-                   SET state = 'sent', state_reason = NULL, wamid = \(accepted.wamid), sent_at = COALESCE(sent_at, \(now)),
-                       message_id = \(messageID), error_code = NULL, error_details = NULL, error_trace_id = NULL, updated_at = \(now)
-                 WHERE id = \(item.id) AND (state = 'sent' OR (state = 'sending' AND attempt_count = \(item.attempt)))
+                   SET state = 'sent', state_reason = NULL, wamid = \(wamidCases) END, sent_at = COALESCE(sent_at, \(now)),
+                       message_id = \(messageCases) END, error_code = NULL, error_details = NULL, error_trace_id = NULL, updated_at = \(now)
+                 WHERE id IN (\(list: sends.map(\.0.id))) AND (state = 'sent' OR (state = 'sending' AND attempt_count = \(attemptCases) END))
                 """)
-            try touchConversation(contactID: item.contactID, messageID: messageID, at: now, on: connection)
-            return messageID
+            // One inbox row per contact, in a stable order so concurrent writers lock alike.
+            var latest: [UInt64: UInt64] = [:]
+            for ((item, _), messageID) in zip(sends, ids) { latest[item.contactID] = max(latest[item.contactID] ?? 0, messageID) }
+            for (contactID, messageID) in latest.sorted(by: { $0.key < $1.key }) {
+                try touchConversation(contactID: contactID, messageID: messageID, at: now, on: connection)
+            }
+            return ids
         }
-        try applyWaitingStatuses(wamid: accepted.wamid, now: now, on: connection)
-        return messageID
+        // Usually none waits. A plain read finds any that does: a status the processor was applying when a
+        // message was inserted held the insert until it committed, so it is visible now (§6.2).
+        let waiting = try connection.query("""
+            SELECT DISTINCT wamid FROM \(site.table(.statusEvents)) WHERE wamid IN (\(list: sends.map(\.1.wamid))) AND applied_at IS NULL
+            """)
+        for row in waiting { try applyWaitingStatuses(wamid: try row.decode(String.self, at: 0), now: now, on: connection) }
+        return ids
     }
 
     /// A read receipt went through: the row is done; no message row is written for it.
@@ -237,11 +276,6 @@ public struct OutboxStore: Sendable {
 
     /// Applies statuses that arrived before the message row (docs/schema.md §6.2, the sender's half).
     func applyWaitingStatuses(wamid: String, now: Date, on connection: MariaDBConnection) throws {
-        // Usually none waits. A plain read finds any that does: a status the processor was applying when the
-        // message was inserted held the insert until it committed, so it is visible now (§6.2).
-        guard try connection.queryFirst("""
-            SELECT 1 FROM \(site.table(.statusEvents)) WHERE wamid = \(wamid) AND applied_at IS NULL LIMIT 1
-            """) != nil else { return }
         try connection.withTransaction { connection in
             let waiting = try connection.query("""
                 SELECT id, status, status_at, error_code, errors_json, pricing_json FROM \(site.table(.statusEvents))
@@ -285,4 +319,10 @@ public struct OutboxStore: Sendable {
 
     /// The message type stored for a row: the Graph type (a template is `template`).
     static func messageType(_ item: ClaimedOutboxItem) -> String { item.type }
+}
+
+/// An outbox write that could not be completed.
+public struct OutboxError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
