@@ -174,3 +174,10 @@ extension SQLQuery {
     }
 
 }
+
+extension Array {
+    /// The elements in runs of at most `size`, for multi-row statements of bounded length.
+    public func chunked(into size: Int) -> [[Element]] {
+        stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
+    }
+}

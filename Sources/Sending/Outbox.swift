@@ -163,9 +163,7 @@ public struct OutboxStore: Sendable {
             // One inbox row per contact, in a stable order so concurrent writers lock alike.
             var latest: [UInt64: UInt64] = [:]
             for ((item, _), messageID) in zip(sends, ids) { latest[item.contactID] = max(latest[item.contactID] ?? 0, messageID) }
-            for (contactID, messageID) in latest.sorted(by: { $0.key < $1.key }) {
-                try touchConversation(contactID: contactID, messageID: messageID, at: now, on: connection)
-            }
+            try touchConversations(latest.sorted(by: { $0.key < $1.key }).map { ($0.key, $0.value) }, at: now, on: connection)
             return ids
         }
         // Usually none waits. A plain read finds any that does: a status the processor was applying when a
@@ -222,7 +220,7 @@ public struct OutboxStore: Sendable {
                         \(now), \(now), \(now))
                 """)
             try connection.execute("UPDATE \(site.table(.outbox)) SET message_id = \(inserted.lastInsertID) WHERE id = \(item.id)")
-            try touchConversation(contactID: item.contactID, messageID: inserted.lastInsertID, at: now, on: connection)
+            try touchConversations([(item.contactID, inserted.lastInsertID)], at: now, on: connection)
         }
     }
 
@@ -304,17 +302,24 @@ public struct OutboxStore: Sendable {
         }
     }
 
-    private func touchConversation(contactID: UInt64, messageID: UInt64, at time: Date, on connection: MariaDBConnection) throws {
-        try connection.execute("""
-            INSERT INTO \(site.table(.conversations))
-                (account_id, contact_id, state, unread_count, last_message_id, last_message_at, last_outbound_at, created_at, updated_at)
-            VALUES (\(accountID), \(contactID), 'open', 0, \(messageID), \(time), \(time), \(time), \(time))
-            ON DUPLICATE KEY UPDATE
-                last_message_id = IF(last_message_at IS NULL OR VALUES(last_message_at) >= last_message_at, VALUES(last_message_id), last_message_id),
-                last_message_at = GREATEST(COALESCE(last_message_at, VALUES(last_message_at)), VALUES(last_message_at)),
-                last_outbound_at = GREATEST(COALESCE(last_outbound_at, VALUES(last_outbound_at)), VALUES(last_outbound_at)),
-                updated_at = VALUES(updated_at)
-            """)
+    /// Moves each contact's inbox row to its newest outbound message, 200 contacts per statement.
+    private func touchConversations(_ latest: [(contactID: UInt64, messageID: UInt64)], at time: Date, on connection: MariaDBConnection) throws {
+        let rows: [[MariaDBValue]] = latest.map { contactID, messageID in
+            [.uint(accountID), .uint(contactID), .string("open"), .uint(0), .uint(messageID), .date(time), .date(time), .date(time), .date(time)]
+        }
+        for chunk in rows.chunked(into: 200) {
+            try connection.execute(try SQLQuery.insert(
+                into: site.table(.conversations),
+                columns: ["account_id", "contact_id", "state", "unread_count", "last_message_id", "last_message_at", "last_outbound_at",
+                          "created_at", "updated_at"],
+                rows: chunk, suffix: """
+                    ON DUPLICATE KEY UPDATE
+                        last_message_id = IF(last_message_at IS NULL OR VALUES(last_message_at) >= last_message_at, VALUES(last_message_id), last_message_id),
+                        last_message_at = GREATEST(COALESCE(last_message_at, VALUES(last_message_at)), VALUES(last_message_at)),
+                        last_outbound_at = GREATEST(COALESCE(last_outbound_at, VALUES(last_outbound_at)), VALUES(last_outbound_at)),
+                        updated_at = VALUES(updated_at)
+                    """))
+        }
     }
 
     /// The message type stored for a row: the Graph type (a template is `template`).

@@ -924,12 +924,6 @@ extension KnownContact {
     }
 }
 
-extension Array {
-    func chunked(into size: Int) -> [[Element]] {
-        stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
-    }
-}
-
 struct ConversationKey: Hashable, Comparable {
     let accountID: UInt64
     let contactID: UInt64
