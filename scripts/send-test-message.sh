@@ -50,7 +50,7 @@ main() {
         i=$((i + 1))
         sleep 0.25
     done
-    sql "SELECT o.id AS outbox, o.state, o.attempt_count AS attempts, o.wamid, m.status, m.sent_at, m.delivered_at, m.read_at
+    mariadb --no-defaults --socket="$CLOUDCHAT_TEST_DB_SOCKET" -u"$CLOUDCHAT_TEST_DB_USER" -p"$CLOUDCHAT_TEST_DB_PASSWORD" cloudchat_demo -e "SELECT o.id AS outbox, o.state, o.attempt_count AS attempts, o.wamid, m.status, m.sent_at, m.delivered_at, m.read_at
            FROM wp_cloudchat_outbox o LEFT JOIN wp_cloudchat_messages m ON m.id = o.message_id WHERE o.id = $outbox\\G"
 }
 
