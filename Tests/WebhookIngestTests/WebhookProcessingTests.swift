@@ -344,6 +344,31 @@ struct WebhookProcessingTests {
         }
     }
 
+    @Test func aStatusNamingAnUnansweredSendSettlesItsOutboxRow() async throws {
+        try await ProcessingFixture.with { fixture in
+            // The send went out but its answer was lost: the row waits, in doubt, as `sending`.
+            let contactID = try fixture.connection.execute("""
+                INSERT INTO \(fixture.site.table(.contacts)) (account_id, wa_id, source, created_at, updated_at)
+                VALUES (\(fixture.accountID), '16505557777', 'import', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))
+                """).lastInsertID
+            let outboxID = try fixture.connection.execute("""
+                INSERT INTO \(fixture.site.table(.outbox)) (account_id, contact_id, type, payload_json, state, source, attempt_count, claimed_at,
+                                                             next_attempt_at, created_at, updated_at)
+                VALUES (\(fixture.accountID), \(contactID), 'text', '{}', 'sending', 'agent', 1, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6),
+                        UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))
+                """).lastInsertID
+            try fixture.store(envelope(messagesChange(statuses: status(
+                "wamid.UNANSWERED", "sent", at: 1_749_416_500, recipient: "16505557777",
+                extra: #","biz_opaque_callback_data":"cc1:o:\#(outboxID):1""#))))
+            try await fixture.process()
+            let row = try #require(try fixture.connection.queryFirst("""
+                SELECT state, wamid FROM \(fixture.site.table(.outbox)) WHERE id = \(outboxID)
+                """))
+            #expect(try row.decode(String.self, at: 0) == "sent", "Meta took it: it must not be sent again")
+            #expect(try row.decode(String?.self, at: 1) == "wamid.UNANSWERED")
+        }
+    }
+
     @Test func aFailureForStoppedMarketingOptsTheContactOut() async throws {
         try await ProcessingFixture.with { fixture in
             try fixture.insertOutbound(wamid: "wamid.PROMO", to: "16505551234")
