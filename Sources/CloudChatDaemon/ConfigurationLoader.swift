@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MariaDB
+import Sending
 import WordPressStore
 
 /// Reads ``DaemonConfiguration`` from its sources.
@@ -356,6 +357,15 @@ extension ConfigurationLoader {
 }
 
 extension DaemonConfiguration {
+    /// The senders' settings that come from the configuration.
+    public var sending: SenderConfiguration {
+        var sending = SenderConfiguration()
+        sending.graphBaseURL = graphBaseURL
+        sending.graphAPIVersion = graphAPIVersion
+        sending.reconcileGrace = .seconds(sendReconcileGraceSeconds)
+        return sending
+    }
+
     /// The connection settings for the MariaDB client.
     public var mariaDB: MariaDBConfiguration {
         MariaDBConfiguration(host: databaseHost, port: databasePort, socket: databaseSocket,

@@ -107,10 +107,7 @@ public enum Daemon {
         }
         let vault = CredentialVault(keyring: keyring)
         let graphHTTP = GraphHTTPClient(userAgent: "cloudchatd/\(CloudChatVersion.current)")
-        var sending = SenderConfiguration()
-        sending.graphBaseURL = configuration.graphBaseURL
-        sending.graphAPIVersion = configuration.graphAPIVersion
-        sending.reconcileGrace = .seconds(configuration.sendReconcileGraceSeconds)
+        let sending = configuration.sending
         let sender = OutboxSenderService(sites: sites, pool: database.pool, http: graphHTTP, vault: vault, configuration: sending,
                                          instanceID: instanceID, logger: logger)
         let templates = TemplateSyncService(sites: sites, pool: database.pool, http: graphHTTP, vault: vault, configuration: sending,

@@ -92,38 +92,18 @@ struct Credentials: AsyncParsableCommand {
             let configuration = try options.load()
             let token = try readSecret(tokenFile, what: "access token")
             let appSecret = try appSecretFile.map { try readSecret($0, what: "app secret") }
-            let logger = Logger(label: "cloudchatd.credentials")
-            let keyring: SecretsKeyring
-            do {
-                keyring = try SecretsKeyring(contentsOf: configuration.secretsKeyFile)
-            } catch {
-                printError("cloudchatd credentials set: \(error)")
-                throw ExitStatus.failure
-            }
-            let pool = MariaDBPool(configuration: configuration.mariaDB, size: 1, logger: logger)
-            let http = GraphHTTPClient()
-            defer { http.shutdown() }
-            do {
-                let sites = try await pool.withConnection {
-                    try WordPressSites.discover(on: $0, basePrefix: configuration.tablePrefix, multisite: configuration.multisite)
+            let request = CredentialsSetup.Request(phoneNumberID: phoneNumberID, wabaID: wabaID, accessToken: token, appSecret: appSecret,
+                                                   label: label, sendRate: sendRate, verify: !noVerify)
+            let blogID = self.blogID
+            try await withSendingContext(configuration, command: "credentials set") { context in
+                guard let site = context.sites.first(where: { $0.blogID == blogID }) else {
+                    throw CommandError("there is no blog \(blogID) in this WordPress database")
                 }
-                guard let site = sites.first(where: { $0.blogID == blogID }) else {
-                    throw ReplayError("there is no blog \(blogID) in this WordPress database")
-                }
-                var sending = SenderConfiguration()
-                sending.graphBaseURL = configuration.graphBaseURL
-                sending.graphAPIVersion = configuration.graphAPIVersion
-                let setup = CredentialsSetup(sites: sites, pool: pool, vault: CredentialVault(keyring: keyring), http: http, sending: sending)
-                let request = CredentialsSetup.Request(phoneNumberID: phoneNumberID, wabaID: wabaID, accessToken: token, appSecret: appSecret,
-                                                       label: label, sendRate: sendRate, verify: !noVerify)
+                let setup = CredentialsSetup(sites: context.sites, pool: context.pool, vault: context.vault, http: context.http,
+                                             sending: configuration.sending)
                 let stored = try await setup.store(request, site: site).get()
                 print("stored credentials for account \(stored.accountID) of \(site)"
                       + (stored.verifiedName.map { " (Meta knows it as \"\($0)\")" } ?? ""))
-                await pool.shutdown()
-            } catch {
-                await pool.shutdown()
-                printError("cloudchatd credentials set: \(error)")
-                throw ExitStatus.failure
             }
         }
 
@@ -161,38 +141,58 @@ struct Templates: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try options.load()
-            let logger = Logger(label: "cloudchatd.templates")
-            let keyring: SecretsKeyring
-            do {
-                keyring = try SecretsKeyring(contentsOf: configuration.secretsKeyFile)
-            } catch {
-                printError("cloudchatd templates sync: \(error)")
-                throw ExitStatus.failure
-            }
-            let pool = MariaDBPool(configuration: configuration.mariaDB, size: 1, logger: logger)
-            let http = GraphHTTPClient()
-            defer { http.shutdown() }
-            do {
-                var sites = try await pool.withConnection {
-                    try WordPressSites.discover(on: $0, basePrefix: configuration.tablePrefix, multisite: configuration.multisite)
-                }
-                if let blogID { sites = sites.filter { $0.blogID == blogID } }
-                var sending = SenderConfiguration()
-                sending.graphBaseURL = configuration.graphBaseURL
-                sending.graphAPIVersion = configuration.graphAPIVersion
-                let service = TemplateSyncService(sites: sites, pool: pool, http: http, vault: CredentialVault(keyring: keyring),
-                                                  configuration: sending, interval: .seconds(3600), instanceID: "cli:\(getpid())", logger: logger)
+            let blogID = self.blogID
+            try await withSendingContext(configuration, command: "templates sync") { context in
+                let sites = blogID.map { id in context.sites.filter { $0.blogID == id } } ?? context.sites
+                let service = TemplateSyncService(sites: sites, pool: context.pool, http: context.http, vault: context.vault,
+                                                  configuration: configuration.sending, interval: .seconds(3600), instanceID: "cli:\(getpid())",
+                                                  logger: Logger(label: "cloudchatd.templates"))
                 for site in sites {
                     let results = try await service.syncSite(site)
                     if results.isEmpty { print("\(site): no active number with credentials, or another daemon is syncing") }
                     for (waba, result) in results { print("\(site) WABA \(waba): \(result)") }
                 }
-                await pool.shutdown()
-            } catch {
-                await pool.shutdown()
-                printError("cloudchatd templates sync: \(error)")
-                throw ExitStatus.failure
             }
         }
     }
+}
+
+/// What the sending commands work with: the sites, a pool, the decrypted credentials and a Graph client.
+struct SendingContext {
+    let sites: [WordPressSite]
+    let pool: MariaDBPool
+    let vault: CredentialVault
+    let http: GraphHTTPClient
+}
+
+/// Opens the key file, the database and the Graph client for a command, runs it, and closes them;
+/// a failure is printed as `cloudchatd <command>: <reason>` and exits 1.
+func withSendingContext(_ configuration: DaemonConfiguration, command: String, _ body: (SendingContext) async throws -> Void) async throws {
+    let keyring: SecretsKeyring
+    do {
+        keyring = try SecretsKeyring(contentsOf: configuration.secretsKeyFile)
+    } catch {
+        printError("cloudchatd \(command): \(error)")
+        throw ExitStatus.failure
+    }
+    let pool = MariaDBPool(configuration: configuration.mariaDB, size: 1, logger: Logger(label: "cloudchatd"))
+    let http = GraphHTTPClient()
+    defer { http.shutdown() }
+    do {
+        let sites = try await pool.withConnection {
+            try WordPressSites.discover(on: $0, basePrefix: configuration.tablePrefix, multisite: configuration.multisite)
+        }
+        try await body(SendingContext(sites: sites, pool: pool, vault: CredentialVault(keyring: keyring), http: http))
+        await pool.shutdown()
+    } catch {
+        await pool.shutdown()
+        printError("cloudchatd \(command): \(error)")
+        throw ExitStatus.failure
+    }
+}
+
+/// A command's own failure, said in words.
+struct CommandError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
