@@ -1,5 +1,7 @@
+import CloudChatCrypto
 import CloudChatDaemon
 import Foundation
+import GraphSimulator
 import Logging
 import MariaDB
 import TestSupport
@@ -71,6 +73,42 @@ struct DoctorTests {
         let contested = try #require(finding(await run(wpConfig, directory), "number owners"))
         #expect(contested.outcome == .failed)
         #expect(contested.detail.contains("phone_number_id 106540352242922 (blogs 2, 3)"), "\(contested.detail)")
+    }
+
+    @Test func checksEachNumbersTokenWithTheGraphAPI() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let scratch = try ScratchSite("dt")
+        defer { scratch.drop() }
+        var simulated = GraphSimulator.Configuration()
+        simulated.port = 0
+        let simulator = try await GraphSimulator.start(simulated)
+        let keyFile = try directory.write("secrets.key", SecretsKeyring.newFileText())
+        chmod(keyFile, 0o600)
+        let keyring = try SecretsKeyring(contentsOf: keyFile)
+        func account(_ number: String, token: String) throws {
+            let id = try scratch.connection.execute("""
+                INSERT INTO \(scratch.site.table(.accounts)) (waba_id, phone_number_id, created_at, updated_at)
+                VALUES ('102290129340398', \(number), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))
+                """).lastInsertID
+            try AccountCredentials.store(.init(accessToken: token, appSecret: nil), accountID: id, site: scratch.site, keyring: keyring,
+                                         on: scratch.connection)
+        }
+        try account("106540352242922", token: "simulator-access-token")
+        try account("106540352242923", token: "a-revoked-token")
+        let wpConfig = try directory.write("wp-config.php", TestDatabase.wpConfig(prefix: scratch.prefix))
+        let loader = ConfigurationLoader(environment: ["CLOUDCHAT_SPOOL_DIR": directory.path + "/spool", "CLOUDCHAT_SECRETS_KEY_FILE": keyFile,
+                                                       "CLOUDCHAT_GRAPH_BASE_URL": simulator.baseURL],
+                                         commandLine: [.wpConfig: wpConfig], defaultConfigFile: directory.path + "/absent.conf")
+        let findings = await Doctor.run(loading: loader, logger: Logger(label: "test"))
+        await simulator.shutdown()
+        let good = try #require(findings.first { $0.check.hasPrefix("token of number 106540352242922") })
+        #expect(good.outcome == .ok, "\(good.detail)")
+        #expect(good.detail.contains("CloudChat Demo"))
+        let revoked = try #require(findings.first { $0.check.hasPrefix("token of number 106540352242923") })
+        #expect(revoked.outcome == .failed)
+        #expect(revoked.detail.contains("190"))
+        #expect(!findings.contains { $0.detail.contains("simulator-access-token") || $0.detail.contains("a-revoked-token") })
     }
 
     @Test func explainsAWrongPasswordWithoutShowingIt() async throws {
