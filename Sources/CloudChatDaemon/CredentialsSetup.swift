@@ -79,7 +79,7 @@ public struct CredentialsSetup: Sendable {
         // Ask Meta first: a wrong token or number is refused here, not at the first send.
         let info: GraphClient.PhoneNumberInfo?
         if request.verify {
-            let client = GraphClient(http: http, baseURL: sending.graphBaseURL, apiVersion: sending.graphAPIVersion, accessToken: { token })
+            let client = sending.client(http: http, accessToken: token)
             do {
                 info = try await client.phoneNumber(request.phoneNumberID)
             } catch let error as GraphAPIError {

@@ -119,10 +119,7 @@ public enum Daemon {
             sites: sites, pool: database.pool, instanceID: instanceID, configuration: mediaConfiguration,
             mediaDirectory: { MediaStorage.defaultRoot(of: $0, uploadsDirectory: uploads) },
             graphClient: { [pool = database.pool, sending] site, accountID in
-                guard let token = try await pool.withConnection({ try vault.secrets(site: site, accountID: accountID, on: $0) })?.accessToken else {
-                    return nil
-                }
-                return GraphClient(http: graphHTTP, baseURL: sending.graphBaseURL, apiVersion: sending.graphAPIVersion, accessToken: { token })
+                try await vault.graphClient(site: site, accountID: accountID, pool: pool, http: graphHTTP, configuration: sending)
             },
             logger: logger)
         // Processing gives way to the writer during bursts; the writer is built after the processors it wakes.

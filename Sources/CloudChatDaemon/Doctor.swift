@@ -111,20 +111,19 @@ public enum Doctor {
                 let accounts = try await pool.withConnection { try SendingAccount.load(site: site, on: $0) }
                 for account in accounts where account.state != "disabled" {
                     let check = "token of number \(account.phoneNumberID) (\(site))"
-                    let secrets: AccountSecrets?
+                    let client: GraphClient?
                     do {
-                        secrets = try await pool.withConnection { try vault.secrets(site: site, accountID: account.id, on: $0) }
+                        client = try await vault.graphClient(site: site, accountID: account.id, pool: pool, http: http,
+                                                             configuration: configuration.sending)
                     } catch {
                         findings.append(.init(check, .failed, "\(error)"))
                         continue
                     }
-                    guard let token = secrets?.accessToken else {
+                    guard let client else {
                         findings.append(.init(check, .warning, "no access token stored; nothing is sent from this number",
                                               fix: "enter the credentials in wp-admin, or run `cloudchatd credentials set`"))
                         continue
                     }
-                    let client = GraphClient(http: http, baseURL: configuration.graphBaseURL, apiVersion: configuration.graphAPIVersion,
-                                             accessToken: { token })
                     do {
                         let info = try await client.phoneNumber(account.phoneNumberID)
                         var detail = "accepted by \(configuration.graphBaseURL)"

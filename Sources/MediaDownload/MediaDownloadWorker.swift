@@ -101,7 +101,7 @@ public final class MediaDownloadWorker: Service, Sendable {
     private let graphClient: GraphClientProvider
     private let logger: Logger
     private let files = FileQueue()
-    private let wakeup = Wakeup()
+    private let wakeup = WakeSignal()
     /// Set on graceful shutdown or cancellation: no more claims.
     private let stopping = Atomic<Bool>(false)
     /// Set when running downloads must end now; their sinks throw at the next chunk.
@@ -232,7 +232,7 @@ public final class MediaDownloadWorker: Service, Sendable {
                 }
             }
             if moreWaiting && inFlightCount < configuration.concurrentDownloads && !isStopping { continue }
-            await wakeup.wait(upTo: min(configuration.pollInterval, configuration.leaseDuration / 3))
+            await wakeup.wait(timeout: min(configuration.pollInterval, configuration.leaseDuration / 3))
         }
     }
 
@@ -240,7 +240,7 @@ public final class MediaDownloadWorker: Service, Sendable {
     private func drain() async {
         let deadline = ContinuousClock.now + configuration.shutdownGracePeriod
         while inFlightCount > 0 && ContinuousClock.now < deadline && !Task.isCancelled {
-            await wakeup.wait(upTo: ContinuousClock.now.duration(to: deadline))
+            await wakeup.wait(timeout: ContinuousClock.now.duration(to: deadline))
         }
         let left = inFlightCount
         if left > 0 {

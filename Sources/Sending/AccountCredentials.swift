@@ -2,6 +2,7 @@ import CloudChatCrypto
 import Foundation
 import MariaDB
 import Synchronization
+import WhatsAppCloudAPI
 import WordPressStore
 
 /// The secrets of one business number, decrypted.
@@ -125,6 +126,20 @@ public final class CredentialVault: Sendable {
         }
         try AccountCredentials.store(secrets, accountID: accountID, site: site, keyring: keyring, on: connection)
         cache.withLock { $0[Key(blogID: site.blogID, accountID: accountID)] = secrets }
+    }
+
+    /// The Graph client of an account, or nil while it has no access token. Reads memory first,
+    /// so the hot path (a send) borrows no database connection once the token is known.
+    public func graphClient(site: WordPressSite, accountID: UInt64, pool: MariaDBPool, http: GraphHTTPClient,
+                            configuration: SenderConfiguration) async throws -> GraphClient? {
+        let cached = cache.withLock { $0[Key(blogID: site.blogID, accountID: accountID)] }
+        let secrets: AccountSecrets?
+        if let cached {
+            secrets = cached
+        } else {
+            secrets = try await pool.withConnection { try self.secrets(site: site, accountID: accountID, on: $0) }
+        }
+        return secrets.map { configuration.client(http: http, accessToken: $0.accessToken) }
     }
 
     /// Drops what memory holds for an account, so the next read decrypts its row again.

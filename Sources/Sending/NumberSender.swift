@@ -24,6 +24,11 @@ public struct SenderConfiguration: Sendable {
     public var leaseDuration: Duration = .seconds(30)
 
     public init() {}
+
+    /// A Graph client with these settings and an access token.
+    public func client(http: GraphHTTPClient, accessToken: String) -> GraphClient {
+        GraphClient(http: http, baseURL: graphBaseURL, apiVersion: graphAPIVersion, accessToken: { accessToken })
+    }
 }
 
 /// A business number as the sender sees it.
@@ -197,6 +202,7 @@ final class NumberSender: Sendable {
         var renewedAt = ContinuousClock.now
         var reconciledAt: ContinuousClock.Instant?
         var nothingClaimable = false
+        var recordedPace: Double?
         await withTaskGroup(of: Void.self) { group in
             var inFlight = 0
             while !isStopped {
@@ -228,7 +234,10 @@ final class NumberSender: Sendable {
                     }
                 }
                 let rate = pacer.withLock { $0.currentRate }
-                statistics.recordPace(rate, phoneNumberID: phoneNumberID)
+                if rate != recordedPace {
+                    statistics.recordPace(rate, phoneNumberID: phoneNumberID)
+                    recordedPace = rate
+                }
                 let batch = max(1, min(200, Int(rate / 10)))
                 if queue.count <= batch / 2 && !nothingClaimable && !halted.load(ordering: .relaxed) {
                     do {
@@ -344,9 +353,9 @@ final class NumberSender: Sendable {
             await finish(item) { [store] in try store.requeue(item, at: due, code: 131056, details: nil, now: now, on: $0) }
             return nil
         }
-        let secrets: AccountSecrets?
+        let client: GraphClient?
         do {
-            secrets = try await pool.withConnection { [vault, site, store] in try vault.secrets(site: site, accountID: store.accountID, on: $0) }
+            client = try await vault.graphClient(site: site, accountID: store.accountID, pool: pool, http: http, configuration: configuration)
         } catch {
             logger.error("cannot read the business number's access token; sending waits", metadata: [
                 "blog_id": "\(site.blogID)", "account_id": "\(store.accountID)", "error": "\(error)",
@@ -355,13 +364,11 @@ final class NumberSender: Sendable {
             await finish(item) { [store] in try store.release([item], now: now, on: $0) }
             return nil
         }
-        guard let token = secrets?.accessToken else {
+        guard let client else {
             await halt(reason: "credentials_missing", code: nil, details: "no access token is stored for this number; enter it in wp-admin")
             await finish(item) { [store] in try store.release([item], now: now, on: $0) }
             return nil
         }
-        let client = GraphClient(http: http, baseURL: configuration.graphBaseURL, apiVersion: configuration.graphAPIVersion,
-                                 accessToken: { token })
         if item.type == "mark_read" {
             return PreparedSend(item: item, body: .object(body), client: client, template: nil)
         }

@@ -125,7 +125,7 @@ public struct OutboxStore: Sendable {
         let messages = site.table(.messages)
         let ids = try connection.withTransaction { connection -> [UInt64] in
             let rows: [[MariaDBValue]] = sends.map { item, accepted in
-                [.uint(accountID), .uint(item.contactID), .string(accepted.wamid), .string("outbound"), .string(Self.messageType(item)),
+                [.uint(accountID), .uint(item.contactID), .string(accepted.wamid), .string("outbound"), .string(item.type),
                  .string(item.source), accepted.body.map { .string($0) } ?? .null, .string(accepted.payloadJSON),
                  accepted.contextWamid.map { .string($0) } ?? .null, accepted.templateID.map { .uint($0) } ?? .null, .uint(item.id),
                  item.createdByUserID.map { .uint($0) } ?? .null, .string(accepted.status), .date(now), .date(now), .date(now), .date(now)]
@@ -215,7 +215,7 @@ public struct OutboxStore: Sendable {
                 INSERT INTO \(site.table(.messages))
                     (account_id, contact_id, direction, type, source, payload_json, outbox_id, sent_by_user_id, status, status_at,
                      failed_at, error_code, error_details, message_at, created_at, updated_at)
-                VALUES (\(accountID), \(item.contactID), 'outbound', \(Self.messageType(item)), \(item.source), \(payloadJSON), \(item.id),
+                VALUES (\(accountID), \(item.contactID), 'outbound', \(item.type), \(item.source), \(payloadJSON), \(item.id),
                         \(item.createdByUserID), 'failed', \(now), \(now), \(failure.code), \(String(failure.details.prefix(1000))),
                         \(now), \(now), \(now))
                 """)
@@ -321,9 +321,6 @@ public struct OutboxStore: Sendable {
                     """))
         }
     }
-
-    /// The message type stored for a row: the Graph type (a template is `template`).
-    static func messageType(_ item: ClaimedOutboxItem) -> String { item.type }
 }
 
 /// An outbox write that could not be completed.

@@ -126,9 +126,8 @@ public final class TemplateSyncService: Service, Sendable {
             guard let lease else { continue }
             let outcome: Result<TemplateSync.Result?, any Error>
             do {
-                if let token = try await pool.withConnection({ [vault] in try vault.secrets(site: site, accountID: account.id, on: $0) })?.accessToken {
-                    let client = GraphClient(http: http, baseURL: configuration.graphBaseURL, apiVersion: configuration.graphAPIVersion,
-                                             accessToken: { token })
+                if let client = try await vault.graphClient(site: site, accountID: account.id, pool: pool, http: http,
+                                                            configuration: configuration) {
                     outcome = .success(try await TemplateSync.sync(wabaID: account.wabaID, site: site, client: client, pool: pool))
                 } else {
                     outcome = .success(nil)  // no token yet: nothing to sync with

@@ -1,7 +1,8 @@
 import Synchronization
 
-/// Wakes one waiting task early: a notify that arrives while nobody waits is
-/// kept (once) for the next wait, so no wake-up is lost.
+/// Wakes a worker's waiting loop early: a signal that arrives while nobody waits
+/// is kept (once) for the next wait, so no wake-up is lost. Shared by the
+/// workers that sleep between rounds (senders, template sync, media, routing).
 public final class WakeSignal: Sendable {
     private struct State {
         var pending = false
@@ -28,6 +29,7 @@ public final class WakeSignal: Sendable {
 
     /// Waits for a signal or the timeout, whichever comes first; returns at once if a signal is pending.
     public func wait(timeout: Duration) async {
+        guard timeout > .zero else { return }
         if state.withLock({ state in
             defer { state.pending = false }
             return state.pending
