@@ -138,6 +138,8 @@ struct WebhookHTTPTests {
                     SELECT COUNT(*) FROM \(daemon.site.table(.messages)) WHERE wamid LIKE 'wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA='
                     """)!.decode(Int.self, at: 0) == 1
             }
+            // The processor counts a batch just after its commit makes the message visible.
+            try await waitUntil("the processing is counted") { daemon.parts.processors[0].currentStatistics.outcomes["processed"] == 1 }
             let metrics = try await daemon.request("GET", "/metrics").1
             #expect(metrics.contains("cloudchat_webhooks_accepted_total 1\n"))
             #expect(metrics.contains(#"cloudchat_webhooks_rejected_total{reason="missing_signature"} 1"#))
