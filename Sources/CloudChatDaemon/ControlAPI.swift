@@ -20,6 +20,11 @@ import WordPressStore
 /// - `POST /v1/credentials`: a business number's credentials; they are checked with Meta, then stored encrypted.
 /// - `POST /v1/templates/sync` `{"blog_id":1}`: syncs the site's templates now and answers the counts.
 /// - `GET /v1/status`: the daemon's version and sending counters.
+/// - `POST /v1/campaigns/{id}/{start|schedule|pause|resume|cancel}` `{"blog_id":1}` (`schedule` also
+///   `"at":"2026-12-01T09:00:00Z"`): a campaign transition, answered with the campaign's progress.
+/// - `POST /v1/campaigns/{id}/recipients` `{"blog_id":1,"csv":"…","phone_column":"phone"}` or
+///   `{"blog_id":1,"numbers":["…"]}`: adds recipients to a draft, answered with the import report.
+/// - `GET /v1/campaigns/{id}?blog_id=1`: the campaign's progress.
 final class ControlAPI: Sendable {
     struct Request: Sendable {
         var method: String
@@ -88,13 +93,13 @@ final class ControlAPI: Sendable {
         case ("POST", "/v1/notify"):
             guard let body, let site = site(in: body) else { return Self.noSite }
             switch body["topic"]?.stringValue ?? "outbox" {
-            case "outbox": sender.notify(site: site)
+            case "outbox", "campaigns": sender.notify(site: site)
             case "templates": templates.requestSync(site: site)
             case "accounts":
                 sender.notify(site: site)
                 onAccountsChanged()
             case let topic:
-                return Response(status: 400, ["error": .string("unknown topic \"\(topic.prefix(40))\"; use outbox, templates or accounts")])
+                return Response(status: 400, ["error": .string("unknown topic \"\(topic.prefix(40))\"; use outbox, campaigns, templates or accounts")])
             }
             return Response(status: 202, ["ok": .bool(true)])
         case ("POST", "/v1/credentials"):
@@ -113,6 +118,8 @@ final class ControlAPI: Sendable {
             }
         case ("GET", "/v1/status"):
             return Response(status: 200, statusReport())
+        case (_, _) where path.hasPrefix("/v1/campaigns/"):
+            return await campaign(request, path: path, body: body)
         case (_, "/v1/notify"), (_, "/v1/credentials"), (_, "/v1/templates/sync"), (_, "/v1/status"):
             return Response(status: 405, ["error": .string("\(request.method) is not allowed on \(path)")])
         default:
@@ -157,6 +164,72 @@ final class ControlAPI: Sendable {
             return Response(status: 401, ["error": "the signature does not match; the bridge and cloudchatd must share the same control secret"])
         }
         return nil
+    }
+
+    // MARK: Campaigns
+
+    private func campaign(_ request: Request, path: String, body: JSONValue?) async -> Response {
+        let parts = path.split(separator: "/").map(String.init)  // v1, campaigns, id, action?
+        guard parts.count == 3 || parts.count == 4, let id = UInt64(parts[2]) else {
+            return Response(status: 404, ["error": .string("no such control endpoint: \(path.prefix(100))")])
+        }
+        let action = parts.count == 4 ? parts[3] : nil
+        var query = body
+        if request.method == "GET", let rawQuery = request.path.split(separator: "?", maxSplits: 1).dropFirst().first {
+            var members: [String: JSONValue] = [:]
+            for pair in rawQuery.split(separator: "&") {
+                let field = pair.split(separator: "=", maxSplits: 1).map(String.init)
+                if field.count == 2, field[0] == "blog_id", let number = Double(field[1]) { members["blog_id"] = .number(number) }
+            }
+            query = .object(members)
+        }
+        guard let query, let site = site(in: query) else { return Self.noSite }
+        let store = CampaignStore(site: site)
+        do {
+            switch (request.method, action) {
+            case ("GET", nil):
+                break
+            case ("POST", "recipients"):
+                let audience = CampaignAudience(site: site)
+                let report: CampaignAudience.ImportReport
+                if let csv = query["csv"]?.stringValue {
+                    let column = query["phone_column"]?.stringValue
+                    report = try await pool.withConnection { try audience.importCSV(csv, into: id, phoneColumn: column, on: $0) }
+                } else if case .array(let list)? = query["numbers"] {
+                    let numbers = list.compactMap(\.stringValue)
+                    report = try await pool.withConnection { try audience.importNumbers(numbers, into: id, on: $0) }
+                } else {
+                    return Response(status: 400, ["error": "give the recipients as \"csv\" (the file's text) or \"numbers\" (a list)"])
+                }
+                return Response(status: 200, ["import": report.json])
+            case ("POST", "start"):
+                _ = try await pool.withConnection { try store.start(id, on: $0) }
+            case ("POST", "schedule"):
+                guard let text = query["at"]?.stringValue, let instant = ISO8601DateFormatter().date(from: text) else {
+                    return Response(status: 400, ["error": "give \"at\" as a UTC time such as 2026-12-01T09:00:00Z"])
+                }
+                _ = try await pool.withConnection { try store.schedule(id, at: instant, on: $0) }
+            case ("POST", "pause"):
+                _ = try await pool.withConnection { try store.pause(id, on: $0) }
+            case ("POST", "resume"):
+                _ = try await pool.withConnection { try store.resume(id, on: $0) }
+            case ("POST", "cancel"):
+                _ = try await pool.withConnection { try store.cancel(id, on: $0) }
+            case ("POST", let action?) where !["start", "schedule", "pause", "resume", "cancel", "recipients"].contains(action),
+                 ("GET", let action?):
+                return Response(status: 404, ["error": .string("no such campaign action: \(action.prefix(40)); use start, schedule, pause, resume, cancel or recipients")])
+            default:
+                return Response(status: 405, ["error": .string("\(request.method) is not allowed on \(path.prefix(100))")])
+            }
+            if action != nil { sender.notify(site: site) }
+            let progress = try await pool.withConnection { try store.progress(id, on: $0) }
+            return Response(status: 200, ["campaign": progress.json])
+        } catch let error as CampaignError {
+            return Response(status: error.status, ["error": .string(error.description)])
+        } catch {
+            logger.error("a campaign request failed", metadata: ["blog_id": "\(site.blogID)", "campaign_id": "\(id)", "error": "\(error)"])
+            return Response(status: 500, ["error": .string("the campaign could not be read or changed: \(error)")])
+        }
     }
 
     // MARK: Credentials

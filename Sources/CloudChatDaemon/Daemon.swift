@@ -132,6 +132,7 @@ public enum Daemon {
                                      sender.recordInbound(site: site, accountID: accountID, count: count)
                                  }
                                  if summary.mediaQueued > 0 { media.notify(site) }
+                                 if summary.campaignsHalted { sender.notify(site: site) }
                              })
         }
         let processorsBySite = Dictionary(uniqueKeysWithValues: processors.map { ($0.site, $0) })
@@ -145,6 +146,7 @@ public enum Daemon {
         if configuration.webhookAppSecrets.isEmpty {
             logger.warning("no webhook_app_secret is configured: webhooks are answered 503 until one is (Meta retries them)")
         }
+        let scheduler = CampaignScheduler(sites: sites, pool: database.pool, logger: logger, onChange: { sender.notify(site: $0) })
         let metrics = DaemonMetrics(door: WebhookDoorCounters(), writer: writer, spool: spool, processors: processors, routing: routing,
                                     sending: sender.statistics, media: media)
         let http = WebhookListener(
@@ -171,7 +173,7 @@ public enum Daemon {
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: database), .init(service: GraphClientService(http: graphHTTP)), .init(service: routing)]
                 + processors.map { .init(service: $0) }
-                + [.init(service: sender), .init(service: templates), .init(service: media), .init(service: PoolService(pool: writerPool))]
+                + [.init(service: sender), .init(service: scheduler), .init(service: templates), .init(service: media), .init(service: PoolService(pool: writerPool))]
                 + (drainer.map { [.init(service: $0)] } ?? []) + [.init(service: writer), .init(service: http), .init(service: control)],
             gracefulShutdownSignals: shutdownSignals,
             logger: logger

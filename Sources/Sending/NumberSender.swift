@@ -40,46 +40,65 @@ public struct SendingAccount: Sendable, Equatable {
     public let state: String
     /// The configured pace, in messages per second.
     public let sendRate: Int
+    /// Meta's messaging limit tier as last read (`TIER_250` … `TIER_UNLIMITED`), if known.
+    public let messagingLimitTier: String?
 
-    public init(id: UInt64, phoneNumberID: String, wabaID: String, state: String, sendRate: Int) {
+    public init(id: UInt64, phoneNumberID: String, wabaID: String, state: String, sendRate: Int, messagingLimitTier: String? = nil) {
         self.id = id
         self.phoneNumberID = phoneNumberID
         self.wabaID = wabaID
         self.state = state
         self.sendRate = sendRate
+        self.messagingLimitTier = messagingLimitTier
+    }
+
+    /// Unique users the business may reach outside a service window per moving 24 hours; nil when unlimited or unknown.
+    public var messagingLimit: Int? {
+        switch messagingLimitTier?.uppercased() {
+        case "TIER_50": 50
+        case "TIER_250": 250
+        case "TIER_1K": 1000
+        case "TIER_2K": 2000
+        case "TIER_10K": 10_000
+        case "TIER_100K": 100_000
+        default: nil
+        }
     }
 
     /// Every account of a site that may send or be halted (not disabled).
     public static func load(site: WordPressSite, on connection: MariaDBConnection) throws -> [SendingAccount] {
         try connection.query("""
-            SELECT id, phone_number_id, waba_id, state, send_rate_mps FROM \(site.table(.accounts)) ORDER BY id
+            SELECT id, phone_number_id, waba_id, state, send_rate_mps, messaging_limit_tier FROM \(site.table(.accounts)) ORDER BY id
             """).map {
             SendingAccount(id: try $0.decode(UInt64.self, at: 0), phoneNumberID: try $0.decode(String.self, at: 1),
                            wabaID: try $0.decode(String.self, at: 2), state: try $0.decode(String.self, at: 3),
-                           sendRate: max(1, try $0.decode(Int.self, at: 4)))
+                           sendRate: max(1, try $0.decode(Int.self, at: 4)), messagingLimitTier: try $0.decode(String?.self, at: 5))
         }
     }
 }
 
-/// Sends one business number's outbox at the number's pace, while it holds the
-/// number's sender lease (docs/schema.md §6.5).
+/// Sends one business number's outbox and running campaigns at the number's
+/// pace, while it holds the number's sender lease (docs/schema.md §6.5).
 ///
 /// One loop claims small batches (a tenth of a second's worth), asks the pacer
 /// which lane may send, and starts each request as a child task; answers are
-/// recorded by those tasks. Agent replies are claimed first and take the first
-/// free token, so they never wait behind bulk sends for more than a batch.
+/// recorded by those tasks. Outbox rows are claimed before campaign recipients
+/// and agent replies take the first free token, so they never wait behind a
+/// campaign for more than a batch.
 final class NumberSender: Sendable {
     let site: WordPressSite
     let phoneNumberID: String
     private let accountState: Mutex<SendingAccount>
-    private let pool: MariaDBPool
+    let pool: MariaDBPool
     private let http: GraphHTTPClient
     private let vault: CredentialVault
-    private let configuration: SenderConfiguration
+    let configuration: SenderConfiguration
     private let statistics: SendStatistics
-    private let logger: Logger
-    private let store: OutboxStore
+    let logger: Logger
+    let store: SendStore
     let wake = WakeSignal()
+    /// The number's running campaigns, re-read at least once a second (and at once when notified).
+    let campaigns = Mutex(CampaignLane())
     private let stopped = Atomic<Bool>(false)
     private let pacer: Mutex<SendPacer>
     private let spacing = Mutex(RecipientSpacing())
@@ -87,7 +106,7 @@ final class NumberSender: Sendable {
     private let halted = Atomic<Bool>(false)
     private let templates = Mutex<(loadedAt: ContinuousClock.Instant?, byKey: [String: TemplateDefinition])>((nil, [:]))
     /// Accepted sends waiting to be recorded, written many to a transaction by the recorder.
-    private let accepted = Mutex<[(ClaimedOutboxItem, OutboxStore.Acceptance)]>([])
+    private let accepted = Mutex<[(ClaimedSend, SendStore.Acceptance)]>([])
     private let recorderWake = WakeSignal()
     /// Accepted sends not yet recorded beyond which sending waits for the database.
     static let recordingBacklogLimit = 2000
@@ -103,7 +122,7 @@ final class NumberSender: Sendable {
         self.configuration = configuration
         self.statistics = statistics
         self.logger = logger
-        store = OutboxStore(site: site, accountID: account.id, instanceID: instanceID)
+        store = SendStore(site: site, accountID: account.id, instanceID: instanceID)
         pacer = Mutex(SendPacer(rate: Double(account.sendRate), now: .now))
         halted.store(account.state == "halted", ordering: .relaxed)
     }
@@ -131,12 +150,18 @@ final class NumberSender: Sendable {
         pacer.withLock { $0.recordInbound(count, now: .now) }
     }
 
+    /// New outbox rows or a campaign changed: look at once.
+    func notify() {
+        campaigns.withLock { $0.stale = true }
+        wake.signal()
+    }
+
     func stop() {
         stopped.store(true, ordering: .relaxed)
         wake.signal()
     }
 
-    private var isStopped: Bool { stopped.load(ordering: .relaxed) || Task.isCancelled }
+    var isStopped: Bool { stopped.load(ordering: .relaxed) || Task.isCancelled }
 
     // MARK: Lease
 
@@ -198,11 +223,16 @@ final class NumberSender: Sendable {
     }
 
     private func sendClaimed(_ lease: SiteLease) async {
-        var queue: [ClaimedOutboxItem] = []
+        var queue: [ClaimedSend] = []
         var renewedAt = ContinuousClock.now
+        let leaseTakenAt = renewedAt
         var reconciledAt: ContinuousClock.Instant?
         var nothingClaimable = false
         var recordedPace: Double?
+        // After a restart, status webhooks held back while no daemon ran may still be on their way: a
+        // send left in doubt is retried only once this daemon has itself waited the grace period.
+        let reconcileInterval = min(.seconds(60), configuration.reconcileGrace / 4)
+        campaigns.withLock { $0.stale = true }
         await withTaskGroup(of: Void.self) { group in
             var inFlight = 0
             while !isStopped {
@@ -218,20 +248,19 @@ final class NumberSender: Sendable {
                         break
                     }
                 }
-                if reconciledAt.map({ now - $0 >= .seconds(60) }) ?? true {
+                if now - leaseTakenAt >= configuration.reconcileGrace, reconciledAt.map({ now - $0 >= reconcileInterval }) ?? true {
                     reconciledAt = now
-                    do {
-                        let requeued = try await pool.withConnection { [store, configuration] in
-                            try store.reconcile(grace: configuration.reconcileGrace, on: $0)
-                        }
-                        if requeued > 0 {
-                            statistics.reconciled.add(requeued, ordering: .relaxed)
-                            logger.notice("sends left without an answer got no status within the grace period; they are queued again",
-                                          metadata: ["blog_id": "\(site.blogID)", "count": "\(requeued)"])
-                        }
-                    } catch {
-                        logger.warning("could not reconcile unanswered sends", metadata: ["blog_id": "\(site.blogID)", "error": "\(error)"])
+                    await reconcile()
+                }
+                if await refreshCampaignsIfDue(now: now) {
+                    // Recipients of campaigns no longer running go back unsent.
+                    let running = campaigns.withLock { Set($0.running.keys) }
+                    let stopped = queue.filter { $0.origin.campaignID.map { !running.contains($0) } ?? false }
+                    if !stopped.isEmpty {
+                        queue.removeAll { $0.origin.campaignID.map { !running.contains($0) } ?? false }
+                        await finish(nil) { [store] in try store.release(stopped, now: Date(), on: $0) }
                     }
+                    nothingClaimable = false
                 }
                 let rate = pacer.withLock { $0.currentRate }
                 if rate != recordedPace {
@@ -241,12 +270,18 @@ final class NumberSender: Sendable {
                 let batch = max(1, min(200, Int(rate / 10)))
                 if queue.count <= batch / 2 && !nothingClaimable && !halted.load(ordering: .relaxed) {
                     do {
-                        let claimed = try await pool.withConnection { [store] in try store.claim(limit: batch, on: $0) }
-                        nothingClaimable = claimed.count < batch
+                        var claimed = try await pool.withConnection { [store] in try store.claim(limit: batch, on: $0) }
+                        var campaignsHaveMore = false
+                        if claimed.count < batch {
+                            let fromCampaigns = await claimCampaignRecipients(limit: batch - claimed.count, nothingQueued: queue.isEmpty && claimed.isEmpty)
+                            claimed += fromCampaigns.claimed
+                            campaignsHaveMore = fromCampaigns.mayHaveMore
+                        }
+                        nothingClaimable = claimed.count < batch && !campaignsHaveMore
                         queue.append(contentsOf: claimed)
-                        queue.sort { $0.priority < $1.priority }
+                        queue.sort { $0.lane < $1.lane }
                     } catch {
-                        logger.warning("could not claim outbox rows", metadata: ["blog_id": "\(site.blogID)", "error": "\(error)"])
+                        logger.warning("could not claim rows to send", metadata: ["blog_id": "\(site.blogID)", "error": "\(error)"])
                         await wake.wait(timeout: configuration.pollInterval)
                         continue
                     }
@@ -291,9 +326,26 @@ final class NumberSender: Sendable {
         }
     }
 
+    private func reconcile() async {
+        do {
+            let requeued = try await pool.withConnection { [store, configuration] in
+                try store.reconcile(grace: configuration.reconcileGrace, on: $0)
+            }
+            if requeued > 0 {
+                statistics.reconciled.add(requeued, ordering: .relaxed)
+                logger.notice("sends left without an answer got no status within the grace period; they are queued again",
+                              metadata: ["blog_id": "\(site.blogID)", "count": "\(requeued)"])
+            }
+        } catch {
+            logger.warning("could not reconcile unanswered sends", metadata: ["blog_id": "\(site.blogID)", "error": "\(error)"])
+        }
+    }
+
     /// Sleeps until notified, the next queued row falls due, or the poll interval passes.
     private func waitForWork() async {
         var timeout = configuration.pollInterval
+        // Running campaigns have work that caps, the messaging limit or backoff hold back: look again soon.
+        if campaigns.withLock({ !$0.running.isEmpty }) { timeout = min(timeout, .milliseconds(100)) }
         if !halted.load(ordering: .relaxed), let due = try? await pool.withConnection({ [store] in try store.nextDue(on: $0) }) {
             let seconds = due.timeIntervalSinceNow
             timeout = min(timeout, .milliseconds(max(1, Int(seconds * 1000))))
@@ -305,15 +357,20 @@ final class NumberSender: Sendable {
 
     /// A row ready to go: its request body and what to record.
     struct PreparedSend: Sendable {
-        let item: ClaimedOutboxItem
+        let item: ClaimedSend
         let body: JSONValue
         let client: GraphClient
         let template: TemplateDefinition?
     }
 
     /// Checks a row before sending; a row that may not be sent is finished here and nil returned.
-    private func prepare(_ item: ClaimedOutboxItem) async -> PreparedSend? {
+    private func prepare(_ item: ClaimedSend) async -> PreparedSend? {
         let now = Date()
+        if let campaignID = item.origin.campaignID, campaigns.withLock({ $0.running[campaignID] == nil }) {
+            // Paused, cancelled or halted since the claim: it goes back unsent.
+            await finish(item) { [store] in try store.release([item], now: now, on: $0) }
+            return nil
+        }
         func fail(_ reason: String, _ details: String) async -> PreparedSend? {
             await finish(item) { [store] connection in
                 try store.recordFailed(item, .init(reason: reason, details: details), payloadJSON: item.payloadJSON, now: now, on: connection)
@@ -335,12 +392,22 @@ final class NumberSender: Sendable {
                   let language = send["language"]?["code"]?.stringValue else {
                 return await fail("invalid_payload", "a template send needs template.name and template.language.code")
             }
-            guard let definition = await templateDefinition(name: name, language: language) else {
+            let definition = await templateDefinition(name: name, language: language)
+            if let campaignID = item.origin.campaignID, definition?.status != "APPROVED" {
+                // The whole campaign waits for the template to be approved again; nobody is skipped for it.
+                let status = definition?.status ?? "not synced"
+                await haltCampaigns([campaignID], reason: "template_not_approved", code: nil,
+                                    details: "template \(name) (\(language)) is \(status); campaigns send APPROVED templates only")
+                await finish(item) { [store] in try store.release([item], now: now, on: $0) }
+                return nil
+            }
+            guard let definition else {
                 return await fail("template_not_approved", "no template \(name) (\(language)) is synced for this number's WhatsApp Business "
                                   + "Account; sync templates, or check the name and language")
             }
             if let problem = TemplateCheck.problem(with: send, against: definition) {
-                return await fail(definition.status == "APPROVED" ? "invalid_payload" : "template_not_approved", problem)
+                let reason = definition.status != "APPROVED" ? "template_not_approved" : item.origin.campaignID != nil ? "invalid_variables" : "invalid_payload"
+                return await fail(reason, problem)
             }
             template = definition
         } else if item.type != "mark_read",
@@ -376,7 +443,7 @@ final class NumberSender: Sendable {
         body["recipient_type"] = .string("individual")
         body["to"] = .string(recipient)
         body["type"] = .string(item.type)
-        body["biz_opaque_callback_data"] = .string(SendCallbackData.outbox(id: item.id, attempt: item.attempt).text)
+        body["biz_opaque_callback_data"] = .string(item.origin.callbackData(attempt: item.attempt).text)
         return PreparedSend(item: item, body: .object(body), client: client, template: template)
     }
 
@@ -399,7 +466,7 @@ final class NumberSender: Sendable {
                     members["to"] = nil
                     stored = .object(members)
                 }
-                let acceptance = OutboxStore.Acceptance(
+                let acceptance = SendStore.Acceptance(
                     wamid: sent.wamid, status: sent.status == "held_for_quality_assessment" ? "held" : "accepted", payloadJSON: stored.jsonText,
                     body: Self.readableText(of: prepared.body), contextWamid: prepared.body["context"]?["message_id"]?.stringValue,
                     templateID: prepared.template?.id, resolvedWaID: sent.waID)
@@ -424,7 +491,7 @@ final class NumberSender: Sendable {
         }
     }
 
-    private func handle(_ error: GraphAPIError, for item: ClaimedOutboxItem) async {
+    private func handle(_ error: GraphAPIError, for item: ClaimedSend) async {
         let now = Date()
         let details = error.details ?? error.message ?? "Graph API error \(error.code.map(String.init) ?? "without a code") (HTTP \(error.httpStatus))"
         switch error.action {
@@ -444,15 +511,19 @@ final class NumberSender: Sendable {
             await requeue(item, at: now.addingTimeInterval(60), code: error.code, details: details)
         case .retryWithBackoff(let attempts):
             await retryOrFail(item, attemptsAllowed: attempts + 1, code: error.code, details: details)
+        case .halt(.template) where item.origin.campaignID != nil:
+            // A paused or disabled template stops its campaign; the recipient is sent when it resumes.
+            await haltCampaigns([item.origin.campaignID!], reason: GraphErrorAction.haltReason(forCode: error.code), code: error.code, details: details)
+            await requeue(item, at: now, code: error.code, details: details)
         case .failMessage, .halt(.template):
             await fail(item, reason: "meta_error", code: error.code, details: details, traceID: error.fbtraceID)
         case .halt(.sender):
-            await halt(reason: Self.haltReason(for: error.code), code: error.code, details: details)
+            await halt(reason: GraphErrorAction.haltReason(forCode: error.code), code: error.code, details: details)
             await requeue(item, at: now, code: error.code, details: details)
         }
     }
 
-    private func retryOrFail(_ item: ClaimedOutboxItem, attemptsAllowed: Int, code: Int?, details: String) async {
+    private func retryOrFail(_ item: ClaimedSend, attemptsAllowed: Int, code: Int?, details: String) async {
         guard item.attempt < attemptsAllowed else {
             await fail(item, reason: "retries_exhausted", code: code, details: "gave up after \(item.attempt) attempts: \(details)", traceID: nil)
             return
@@ -462,12 +533,12 @@ final class NumberSender: Sendable {
         await requeue(item, at: Date().addingTimeInterval(delay), code: code, details: details)
     }
 
-    private func requeue(_ item: ClaimedOutboxItem, at due: Date, code: Int?, details: String) async {
+    private func requeue(_ item: ClaimedSend, at due: Date, code: Int?, details: String) async {
         statistics.retried.add(1, ordering: .relaxed)
         await finish(item) { [store] in try store.requeue(item, at: due, code: code, details: details, now: Date(), on: $0) }
     }
 
-    private func fail(_ item: ClaimedOutboxItem, reason: String, code: Int?, details: String, traceID: String?) async {
+    private func fail(_ item: ClaimedSend, reason: String, code: Int?, details: String, traceID: String?) async {
         statistics.failed.add(1, ordering: .relaxed)
         await finish(item) { [store] in
             try store.recordFailed(item, .init(reason: reason, code: code, details: details, traceID: traceID), payloadJSON: item.payloadJSON,
@@ -475,16 +546,19 @@ final class NumberSender: Sendable {
         }
     }
 
-    private func leaveInDoubt(_ item: ClaimedOutboxItem, details: String) async {
+    private func leaveInDoubt(_ item: ClaimedSend, details: String) async {
         statistics.inDoubt.add(1, ordering: .relaxed)
         logger.warning("a send got no answer; it waits for Meta's status webhooks before any retry", metadata: [
-            "blog_id": "\(site.blogID)", "outbox_id": "\(item.id)",
+            "blog_id": "\(site.blogID)", "row": "\(item.origin.description)",
         ])
         await finish(item) { [store] in try store.markInDoubt(item, details: "no answer from Meta: \(details)", now: Date(), on: $0) }
     }
 
-    /// Stops sending for the number until its credentials or standing are fixed, and records why on the account.
+    /// Stops sending for the number until its credentials or standing are fixed, and records why on the
+    /// account; its running campaigns are halted with the same reason, to be resumed by a person.
     private func halt(reason: String, code: Int?, details: String) async {
+        let running = campaigns.withLock { Array($0.running.keys) }
+        if !running.isEmpty { await haltCampaigns(running, reason: reason, code: code, details: details) }
         guard !halted.exchange(true, ordering: .relaxed) else { return }
         logger.error("sending is halted for a business number", metadata: [
             "blog_id": "\(site.blogID)", "account_id": "\(store.accountID)", "reason": "\(reason)", "code": "\(code.map(String.init) ?? "-")",
@@ -501,17 +575,17 @@ final class NumberSender: Sendable {
     }
 
     /// Runs a recording statement; a database failure is logged (the row stays `sending`, and reconciliation settles it).
-    private func finish(_ item: ClaimedOutboxItem?, _ body: @escaping @Sendable (MariaDBConnection) throws -> Void) async {
+    func finish(_ item: ClaimedSend?, _ body: @escaping @Sendable (MariaDBConnection) throws -> Void) async {
         do {
             try await pool.withConnection(body)
         } catch {
             logger.error("could not record a send's outcome; reconciliation will settle the row", metadata: [
-                "blog_id": "\(site.blogID)", "outbox_id": "\(item.map { String($0.id) } ?? "-")", "error": "\(error)",
+                "blog_id": "\(site.blogID)", "row": "\(item.map(\.origin.description) ?? "-")", "error": "\(error)",
             ])
         }
     }
 
-    private func templateDefinition(name: String, language: String) async -> TemplateDefinition? {
+    func templateDefinition(name: String, language: String) async -> TemplateDefinition? {
         let key = name + "\u{0}" + language
         let cached = templates.withLock { state -> TemplateDefinition?? in
             guard let loadedAt = state.loadedAt, ContinuousClock.now - loadedAt < .seconds(30) else { return nil }
@@ -547,15 +621,5 @@ final class NumberSender: Sendable {
         if type == "interactive" { return body["interactive"]?["body"]?["text"]?.stringValue }
         if type == "reaction" { return body["reaction"]?["emoji"]?.stringValue }
         return body[type]?["caption"]?.stringValue
-    }
-
-    static func haltReason(for code: Int?) -> String {
-        switch code {
-        case 0, 190: "credentials_invalid"
-        case 131031, 368: "account_locked"
-        case 133010: "number_deregistered"
-        case let code?: "graph_error_\(code)"
-        case nil: "graph_error"
-        }
     }
 }

@@ -34,10 +34,10 @@ public final class OutboxSenderService: Service, Sendable {
         self.logger = logger
     }
 
-    /// New outbox rows (or new credentials) in a site: its senders look at once.
+    /// New outbox rows, a campaign changed, or new credentials in a site: its senders look at once.
     public func notify(site: WordPressSite) {
         let siteSenders = senders.withLock { $0.filter { $0.key.blogID == site.blogID }.map(\.value) }
-        for sender in siteSenders { sender.wake.signal() }
+        for sender in siteSenders { sender.notify() }
         reload.signal()
     }
 

@@ -63,9 +63,9 @@ struct OutboxStoreTests {
         defer { fixture.drop() }
         let bulk = try fixture.queue(priority: 2)
         let reply = try fixture.queue(priority: 0)
-        let store = OutboxStore(site: fixture.site, accountID: fixture.accountID, instanceID: "a")
+        let store = SendStore(site: fixture.site, accountID: fixture.accountID, instanceID: "a")
         let claimed = try store.claim(limit: 10, on: fixture.connection)
-        #expect(claimed.map(\.id) == [reply, bulk])
+        #expect(claimed.map(\.origin.rowID) == [reply, bulk])
         #expect(claimed.map(\.attempt) == [1, 1])
         #expect(claimed.first?.recipient == "16505551234")
         #expect(try store.claim(limit: 10, on: fixture.connection).isEmpty)
@@ -76,7 +76,7 @@ struct OutboxStoreTests {
         let fixture = try OutboxFixture("ob")
         defer { fixture.drop() }
         let id = try fixture.queue()
-        let store = OutboxStore(site: fixture.site, accountID: fixture.accountID, instanceID: "a")
+        let store = SendStore(site: fixture.site, accountID: fixture.accountID, instanceID: "a")
         let item = try #require(try store.claim(limit: 1, on: fixture.connection).first)
         // The status webhooks beat the send's answer: the processor kept them, unapplied.
         for (status, offset) in [("delivered", 2.0), ("sent", 1.0)] {
@@ -107,7 +107,7 @@ struct OutboxStoreTests {
         let fixture = try OutboxFixture("ob")
         defer { fixture.drop() }
         let id = try fixture.queue()
-        let store = OutboxStore(site: fixture.site, accountID: fixture.accountID, instanceID: "a")
+        let store = SendStore(site: fixture.site, accountID: fixture.accountID, instanceID: "a")
         let first = try #require(try store.claim(limit: 1, on: fixture.connection).first)
         try store.requeue(first, at: Date(), code: 131000, details: "try again", now: Date(), on: fixture.connection)
         let second = try #require(try store.claim(limit: 1, on: fixture.connection).first)
@@ -121,9 +121,9 @@ struct OutboxStoreTests {
         let fixture = try OutboxFixture("ob")
         defer { fixture.drop() }
         let id = try fixture.queue()
-        let crashed = OutboxStore(site: fixture.site, accountID: fixture.accountID, instanceID: "crashed")
+        let crashed = SendStore(site: fixture.site, accountID: fixture.accountID, instanceID: "crashed")
         _ = try crashed.claim(limit: 1, on: fixture.connection)
-        let next = OutboxStore(site: fixture.site, accountID: fixture.accountID, instanceID: "next")
+        let next = SendStore(site: fixture.site, accountID: fixture.accountID, instanceID: "next")
         #expect(try next.reconcile(grace: .seconds(600), on: fixture.connection) == 0, "still within the grace period")
         #expect(try crashed.reconcile(grace: .zero, on: fixture.connection) == 0, "a claimer does not reconcile its own rows")
         #expect(try next.reconcile(grace: .zero, on: fixture.connection) == 1)

@@ -39,8 +39,9 @@ struct GraphAPIErrorTests {
         (250, 403, .halt(.sender)),
         (131042, 400, .halt(.sender)),
         (133010, 400, .halt(.sender)),
-        // A paused template stops that template only.
+        // A paused or disabled template stops that template's campaigns only.
         (132015, 400, .halt(.template)),
+        (132016, 400, .halt(.template)),
         // About this message: no retry.
         (131047, 400, .failMessage),
         (131050, 400, .failMessage),

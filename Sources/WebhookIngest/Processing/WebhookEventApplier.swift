@@ -73,6 +73,21 @@ struct WebhookEventApplier {
     private var prefetchedWamids: Set<String> = []
     /// Status events to insert, written together by ``finish()``.
     private var statusEventRows: [[MariaDBValue]] = []
+    /// Statuses naming one of our campaign recipients, applied together by ``finish()``.
+    private var recipientStatuses: [RecipientStatus] = []
+    /// The first inbound message time per contact in this batch, for campaign reply attribution.
+    private var inboundTimes: [UInt64: Date] = [:]
+
+    private struct RecipientStatus {
+        let accountID: UInt64
+        let recipientID: UInt64
+        /// `sent`, `delivered`, `read` or `failed`: the recipient states a status can give.
+        let state: String
+        let at: Date
+        let wamid: String
+        let errorCode: Int?
+        let errorDetails: String?
+    }
 
     init(site: WordPressSite, connection: MariaDBConnection, now: Date = Date()) throws {
         self.site = site
@@ -124,6 +139,8 @@ struct WebhookEventApplier {
     /// Writes the status events and conversation updates gathered over the batch.
     mutating func finish() throws {
         try flushInbound()
+        try applyRecipientStatuses()
+        try attributeReplies()
         // Many rows per statement; a status seen before keeps its row, and is marked applied if it is now.
         var start = 0
         while start < statusEventRows.count {
@@ -226,6 +243,7 @@ struct WebhookEventApplier {
             return "the sender has neither a valid wa_id nor a user_id"
         }
         let messageAt = Self.wholeSeconds(message.timestamp) ?? event.receivedAt
+        if message.type != "system" { inboundTimes[contactID] = min(inboundTimes[contactID] ?? messageAt, messageAt) }
         let fields = InboundFields(message)
         var mediaID: UInt64?
         if let media = fields.media, let metaMediaID = Self.metaID(media.id, maxLength: 64) {
@@ -348,8 +366,12 @@ struct WebhookEventApplier {
         } else {
             matched = known != nil
         }
-        // Any status for one of our outbox sends means Meta accepted it: a send whose answer was
-        // lost (a crash, a timeout) is settled here instead of being sent again (§6.5).
+        // Any status for one of our sends means Meta accepted it: a send whose answer was lost (a crash,
+        // a timeout) is settled here instead of being sent again (§6.5).
+        if case .recipient(let recipientID, _)? = SendCallbackData(status.callbackData), let state = Self.recipientState(status.state) {
+            recipientStatuses.append(RecipientStatus(accountID: account.id, recipientID: recipientID, state: state, at: statusAt, wamid: wamid,
+                                                     errorCode: error?.code, errorDetails: Self.clipped(error.flatMap { $0.details ?? $0.title }, to: 1000)))
+        }
         if case .outbox(let outboxID, _)? = SendCallbackData(status.callbackData) {
             try connection.execute("""
                 UPDATE \(site.table(.outbox))
@@ -371,6 +393,105 @@ struct WebhookEventApplier {
                               detail: "error 131050", wamid: wamid, webhookEventID: event.id, at: statusAt)
         }
         return contactID == nil ? "the status names no recipient; kept without a contact" : nil
+    }
+
+    /// The recipient state a Meta status gives; nil for statuses that do not move a recipient.
+    private static func recipientState(_ state: MessageStatus.State) -> String? {
+        switch state.rawValue {
+        case "sent": "sent"
+        case "delivered": "delivered"
+        case "read", "played": "read"
+        case "failed": "failed"
+        default: nil
+        }
+    }
+
+    /// Applies the batch's recipient statuses, a statement per account and state, in rank order. A state
+    /// only moves a recipient forward (§5.13); its time is kept even when it does not. `state` is assigned
+    /// last, so the assignments before it read the rank the row had. Failures of the halt class stop
+    /// the recipient's campaign.
+    private mutating func applyRecipientStatuses() throws {
+        guard !recipientStatuses.isEmpty else { return }
+        let statuses = recipientStatuses
+        recipientStatuses.removeAll()
+        let recipients = site.table(.campaignRecipients)
+        let ranks = ["sent": 2, "delivered": 3, "read": 4, "failed": 5]
+        let grouped = Dictionary(grouping: statuses) { "\($0.accountID) \($0.state)" }
+        for key in grouped.keys.sorted(by: { ranks[$0.split(separator: " ")[1].description]! < ranks[$1.split(separator: " ")[1].description]! }) {
+            let group = grouped[key]!
+            let state = group[0].state
+            let accountID = group[0].accountID
+            func cases(_ value: (RecipientStatus) -> SQLQuery) -> SQLQuery {
+                var query = SQLQuery(unsafeSQL: "CASE id")
+                for status in group { query = "\(query) WHEN \(status.recipientID) THEN \(value(status))" }
+                return "\(query) END"
+            }
+            let rank = ranks[state]!
+            let timeColumn = try SQLIdentifier("\(state)_at")
+            var failure: SQLQuery = ""
+            if state == "failed" {
+                failure = """
+                    error_code = IF(state_rank < 5, \(cases { "\($0.errorCode)" }), error_code),
+                    error_details = IF(state_rank < 5, \(cases { "\($0.errorDetails)" }), error_details),
+                    """
+            }
+            try connection.execute("""
+                UPDATE \(recipients)
+                   SET wamid = COALESCE(wamid, \(cases { "\($0.wamid)" })), \(timeColumn) = COALESCE(\(timeColumn), \(cases { "\($0.at)" })),
+                       \(failure)
+                       state_reason = IF(state_rank < \(rank), \(state == "failed" ? "meta_error" : nil), state_reason),
+                       claimed_by = IF(state_rank < 2, NULL, claimed_by), updated_at = \(now),
+                       state = IF(state_rank < \(rank), \(state), state)
+                 WHERE id IN (\(list: group.map(\.recipientID)))
+                   AND campaign_id IN (SELECT id FROM \(site.table(.campaigns)) WHERE account_id = \(accountID))
+                """)
+        }
+        // Halt-class failures that Meta reports by webhook (131048 spam rate, 132015 paused template…).
+        let halting = statuses.filter { status in
+            guard status.state == "failed", let code = status.errorCode, case .halt = GraphErrorAction.for(code: code, httpStatus: 400) else { return false }
+            return true
+        }
+        for (code, group) in Dictionary(grouping: halting, by: { $0.errorCode! }) {
+            for (accountID, list) in Dictionary(grouping: group, by: \.accountID) {
+                let halted = try connection.execute("""
+                    UPDATE \(site.table(.campaigns))
+                       SET state = 'halted', state_reason = \(GraphErrorAction.haltReason(forCode: code)), error_code = \(code),
+                           error_details = \(list[0].errorDetails), halted_at = \(now), updated_at = \(now)
+                     WHERE state = 'running' AND account_id = \(accountID)
+                       AND id IN (SELECT campaign_id FROM \(recipients) WHERE id IN (\(list: list.map(\.recipientID))))
+                    """)
+                if halted.affectedRows > 0 { summary.campaignsHalted = true }
+            }
+        }
+    }
+
+    /// Marks the campaign sends that these inbound messages answer: a contact's latest campaign message,
+    /// when the contact wrote within 72 hours after it (§6.3).
+    private mutating func attributeReplies() throws {
+        guard !inboundTimes.isEmpty else { return }
+        let times = inboundTimes
+        inboundTimes.removeAll()
+        guard let earliest = times.values.min() else { return }
+        var latest: [UInt64: (id: UInt64, sentAt: Date, replied: Bool)] = [:]
+        for chunk in Array(times.keys).chunked(into: 500) {
+            for row in try connection.query("""
+                SELECT contact_id, id, sent_at, replied_at IS NOT NULL FROM \(site.table(.campaignRecipients))
+                 WHERE contact_id IN (\(list: chunk)) AND sent_at >= \(earliest.addingTimeInterval(-72 * 3600))
+                """) {
+                let contactID: UInt64 = try row.decode(at: 0)
+                let sentAt: Date = try row.decode(at: 2)
+                guard let inboundAt = times[contactID], sentAt <= inboundAt.addingTimeInterval(1) else { continue }
+                if let known = latest[contactID], known.sentAt >= sentAt { continue }
+                latest[contactID] = (try row.decode(at: 1), sentAt, try row.decode(Int.self, at: 3) != 0)
+            }
+        }
+        for (contactID, recipient) in latest where !recipient.replied {
+            guard let inboundAt = times[contactID], inboundAt.timeIntervalSince(recipient.sentAt) <= 72 * 3600 else { continue }
+            try connection.execute("""
+                UPDATE \(site.table(.campaignRecipients)) SET replied_at = \(inboundAt), updated_at = \(now)
+                 WHERE id = \(recipient.id) AND replied_at IS NULL
+                """)
+        }
     }
 
     // MARK: Templates, account, preferences
@@ -1021,15 +1142,18 @@ public struct AppliedSummary: Sendable, Equatable {
     public var mediaQueued = 0
     /// Messages and statuses applied: the work a transaction did.
     public var items = 0
+    /// A campaign was halted by a failure Meta reported by webhook.
+    public var campaignsHalted = false
 
     public init() {}
 
     /// Nothing another worker needs to hear about.
-    public var isEmpty: Bool { inboundByAccount.isEmpty && mediaQueued == 0 }
+    public var isEmpty: Bool { inboundByAccount.isEmpty && mediaQueued == 0 && !campaignsHalted }
 
     mutating func add(_ other: AppliedSummary) {
         inboundByAccount.merge(other.inboundByAccount, uniquingKeysWith: +)
         mediaQueued += other.mediaQueued
+        campaignsHalted = campaignsHalted || other.campaignsHalted
         items += other.items
     }
 }

@@ -112,6 +112,21 @@ public enum GraphErrorAction: Sendable, Equatable {
         return httpStatus >= 500 ? .retryWithBackoff(attempts: 3) : .failMessage
     }
 
+    /// The `state_reason` recorded when a code halts a number or a campaign.
+    public static func haltReason(forCode code: Int?) -> String {
+        switch code {
+        case 0, 190: "credentials_invalid"
+        case 131031, 368: "account_locked"
+        case 131048: "spam_rate_limit"
+        case 131042: "payment_issue"
+        case 132015: "template_paused"
+        case 132016: "template_disabled"
+        case 133010: "number_deregistered"
+        case let code?: "graph_error_\(code)"
+        case nil: "graph_error"
+        }
+    }
+
     /// One row per code Meta documents for sending; the comments give Meta's meaning.
     static let table: [Int: GraphErrorAction] = [
         0: .halt(.sender),                      // AuthException: token expired or invalid
@@ -155,7 +170,7 @@ public enum GraphErrorAction: Sendable, Equatable {
         132007: .failMessage,                   // template format character policy
         132012: .failMessage,                   // template parameter format mismatch
         132015: .halt(.template),               // template paused for low quality
-        132016: .failMessage,                   // template disabled
+        132016: .halt(.template),               // template disabled for good: its campaigns stop
         132018: .failMessage,                   // invalid template parameters
         132068: .failMessage,                   // Flow blocked
         132069: .retryLater(.flow),             // Flow throttled
