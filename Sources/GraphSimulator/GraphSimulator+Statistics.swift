@@ -38,6 +38,10 @@ extension GraphSimulator {
             public var invalid = 0
             /// Mark-read requests answered `{"success":true}`.
             public var markedRead = 0
+            /// Different recipients with at least one accepted send.
+            public var recipients = 0
+            /// Recipients with more than one accepted send: for a campaign, each is a customer messaged twice.
+            public var recipientsMessagedMoreThanOnce = 0
 
             /// All zero.
             public init() {}
@@ -74,6 +78,7 @@ extension GraphSimulator {
                     "pair_limited": number(sends.pairLimited), "injected_synchronous": number(sends.injectedSynchronous),
                     "injected_asynchronous": number(sends.injectedAsynchronous), "transient": number(sends.transient),
                     "invalid": number(sends.invalid), "marked_read": number(sends.markedRead),
+                    "recipients": number(sends.recipients), "recipients_messaged_more_than_once": number(sends.recipientsMessagedMoreThanOnce),
                 ]),
                 "webhooks": .object([
                     "posts_delivered": number(webhooks.postsDelivered), "posts_given_up": number(webhooks.postsGivenUp),

@@ -603,7 +603,10 @@ final class SimulatorCore: Sendable {
             webhooks.inFlight = backlog.inFlight
         }
         return state.withLock { state in
-            GraphSimulator.Statistics(seed: seed, sends: state.sends, webhooks: webhooks, inboundMessages: state.inbound,
+            var sends = state.sends
+            sends.recipients = state.acceptedByRecipient.count
+            sends.recipientsMessagedMoreThanOnce = state.acceptedByRecipient.values.count { $0 > 1 }
+            return GraphSimulator.Statistics(seed: seed, sends: sends, webhooks: webhooks, inboundMessages: state.inbound,
                                       unauthorizedRequests: state.unauthorized, mediaUploads: state.media.uploads,
                                       mediaDownloads: state.media.downloads)
         }

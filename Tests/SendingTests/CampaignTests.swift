@@ -1,8 +1,11 @@
+import CloudChatCrypto
 import Foundation
 import GraphSimulator
+import Logging
 import MariaDB
 @testable import Sending
 import TestSupport
+import ServiceLifecycle
 import Testing
 import WhatsAppCloudAPI
 import WordPressStore
@@ -321,5 +324,90 @@ struct CampaignSendingTests {
     static func settledCount(_ fixture: OutboxFixture, _ id: UInt64) async throws -> Int {
         try await waitUntil("no recipient is being sent") { (try? fixture.recipientStates(id)["sending"]) == nil }
         return try sentCount(fixture, id)
+    }
+}
+
+@Suite("Campaigns with two daemons", .serialized, .timeLimit(.minutes(2)))
+struct CampaignTwoDaemonTests {
+    @Test func twoDaemonsOnOneDatabaseShareTheWorkWithoutDoubleSends() async throws {
+        let numbers = [GraphSimulator.BusinessNumber(phoneNumberID: "106540352242922", displayPhoneNumber: "15550783881", wabaID: "102290129340398",
+                                                     messagesPerSecond: 1000),
+                       GraphSimulator.BusinessNumber(phoneNumberID: "106540352242923", displayPhoneNumber: "15550783882", wabaID: "102290129340398",
+                                                     messagesPerSecond: 1000)]
+        var simulated = GraphSimulator.Configuration()
+        simulated.port = 0
+        simulated.numbers = numbers
+        let simulator = try await GraphSimulator.start(simulated)
+        let fixture = try OutboxFixture("c2")
+        defer { fixture.drop() }
+        let keyring = try SecretsKeyring(keys: [("k", SymmetricKey.generate())])
+        let second = try fixture.connection.execute("""
+            INSERT INTO \(fixture.site.table(.accounts)) (waba_id, phone_number_id, created_at, updated_at)
+            VALUES ('102290129340398', '106540352242923', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))
+            """).lastInsertID
+        for account in [fixture.accountID, second] {
+            try AccountCredentials.store(.init(accessToken: "simulator-access-token", appSecret: nil), accountID: account, site: fixture.site,
+                                         keyring: keyring, on: fixture.connection)
+        }
+        try fixture.connection.execute("UPDATE \(fixture.site.table(.accounts)) SET send_rate_mps = 100")
+        try fixture.addTemplate("hello_world")
+        // Two campaigns on the first number, one on the second; recipients of both numbers.
+        let firstNumbers = try fixture.addContacts(150, first: 16_505_550_000)
+        let secondNumbers = (0..<150).map { String(16_505_560_000 + $0) }
+        for number in secondNumbers {
+            try fixture.connection.execute("""
+                INSERT INTO \(fixture.site.table(.contacts)) (account_id, wa_id, consent_state, source, created_at, updated_at)
+                VALUES (\(second), \(number), 'opted_in', 'import', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))
+                """)
+        }
+        let store = CampaignStore(site: fixture.site)
+        let campaigns = [
+            try fixture.createCampaign(),
+            try fixture.createCampaign(audience: .object(["type": "tags", "tags": .array(["none"])])),
+            try store.create(NewCampaign(phoneNumberID: "106540352242923", name: "Second number", templateName: "hello_world",
+                                         templateLanguage: "en_US", audience: .object(["type": "all_opted_in"])), on: fixture.connection),
+        ]
+        // The second campaign reaches the first number's contacts through a tag.
+        for number in firstNumbers.prefix(50) {
+            try fixture.connection.execute("""
+                INSERT INTO \(fixture.site.table(.contactTags)) (contact_id, tag, created_at)
+                SELECT id, 'none', UTC_TIMESTAMP(6) FROM \(fixture.site.table(.contacts)) WHERE wa_id = \(number)
+                """)
+        }
+        for id in campaigns { try store.start(id, on: fixture.connection) }
+
+        var configuration = SenderConfiguration()
+        configuration.graphBaseURL = simulator.baseURL
+        configuration.pollInterval = .milliseconds(200)
+        configuration.leaseDuration = .seconds(2)
+        let pool = MariaDBPool(configuration: TestDatabase.configuration(), size: 6)
+        let http = GraphHTTPClient()
+        let daemons = ["daemon-a", "daemon-b"].map {
+            OutboxSenderService(sites: [fixture.site], pool: pool, http: http, vault: CredentialVault(keyring: keyring),
+                                configuration: configuration, instanceID: $0, logger: Logger(label: "test"))
+        }
+        let groups = daemons.map { ServiceGroup(configuration: .init(services: [$0], logger: Logger(label: "test"))) }
+        async let runA: Void = groups[0].run()
+        async let runB: Void = groups[1].run()
+        for daemon in daemons { daemon.notify(site: fixture.site) }
+        // Midway the first daemon stops; the other takes its numbers over when the leases lapse.
+        try await waitUntil("a third is sent") { simulator.statistics().sends.accepted >= 120 }
+        await groups[0].triggerGracefulShutdown()
+        try await runA
+        try await waitUntil("every campaign completes", timeout: .seconds(60)) {
+            try campaigns.allSatisfy { try fixture.campaignState($0) == "completed" }
+        }
+        await groups[1].triggerGracefulShutdown()
+        try await runB
+        await pool.shutdown()
+        http.shutdown()
+        await simulator.shutdown()
+
+        for number in secondNumbers { #expect(simulator.acceptedCount(to: number) == 1) }
+        for number in firstNumbers.prefix(50) { #expect(simulator.acceptedCount(to: number) == 2, "in two campaigns: once each") }
+        for number in firstNumbers.dropFirst(50) { #expect(simulator.acceptedCount(to: number) == 1) }
+        #expect(simulator.statistics().sends.accepted == 350)
+        let byDaemon = daemons.map { $0.statistics.accepted.load(ordering: .relaxed) }
+        #expect(byDaemon.allSatisfy { $0 > 0 } && byDaemon.reduce(0, +) == 350, "both daemons sent: \(byDaemon)")
     }
 }
