@@ -36,7 +36,8 @@ usage() {
     exit "${1:-0}"
 }
 
-innodb_rows() { sql "SELECT SUM(VARIABLE_VALUE) FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME IN ('INNODB_ROWS_INSERTED', 'INNODB_ROWS_UPDATED', 'INNODB_ROWS_DELETED')"; }
+# Rows written to tables by every statement (MariaDB counts temporary tables apart, in Handler_tmp_*).
+rows_written() { sql "SHOW GLOBAL STATUS WHERE Variable_name IN ('Handler_write', 'Handler_update', 'Handler_delete')" | awk '{ sum += $2 } END { print sum }'; }
 
 main() {
     recipients=100000
@@ -82,9 +83,10 @@ main() {
         sleep 0.1
     done
     cpu_before=$(cpu_seconds "$daemon_pid")
+    simulator_cpu_before=$(cpu_seconds "$simulator_pid")
     server_pid=$(cat .dev/mariadb/mysqld.pid)
     server_before=$(cpu_seconds "$server_pid")
-    rows_before=$(innodb_rows)
+    rows_before=$(rows_written)
     started=$(date +%s.%N)
     "$bin/cloudchatd" campaign start --config "$conf" "$id" > "$bench_dir/start.txt"
     materialized=$(date +%s.%N)
@@ -94,14 +96,20 @@ main() {
         [ "$state" = running ] || err "the campaign is $state; see $bench_dir/cloudchatd.log"
         kill -0 "$daemon_pid" 2>/dev/null || err "cloudchatd exited; see $bench_dir/cloudchatd.log"
         [ $(( $(date +%s) - ${started%.*} )) -le $((recipients / rate * 3 + 120)) ] || err "the campaign did not complete in time"
-        printf '\r  %s of %s sent ' "$(sql "SELECT COUNT(*) FROM $bench_db.wp_cloudchat_campaign_recipients WHERE campaign_id = $id AND state IN ('sent', 'delivered', 'read')")" "$recipients"
+        # Counting is itself work for the database: the count is shown every 5 s, the state read every 0.2 s.
+        polls=$((${polls:-0} + 1))
+        if [ $((polls % 25)) = 0 ]; then
+            printf '\r  %s of %s sent ' "$(sql "SELECT COUNT(*) FROM $bench_db.wp_cloudchat_campaign_recipients WHERE campaign_id = $id AND state IN ('sent', 'delivered', 'read')")" "$recipients"
+        fi
         sleep 0.2
     done
     printf '\n'
     completed=$(date +%s.%N)
+    curl -fsS "http://127.0.0.1:$port/metrics" > "$bench_dir/metrics.txt"
     cpu_after=$(cpu_seconds "$daemon_pid")
+    simulator_cpu_after=$(cpu_seconds "$simulator_pid")
     server_after=$(cpu_seconds "$server_pid")
-    rows_after=$(innodb_rows)
+    rows_after=$(rows_written)
     # The statuses of the last sends arrive after them; wait until they stop coming, at most 60 s.
     last=-1
     i=0
@@ -123,7 +131,7 @@ main() {
     wall=$(awk "BEGIN { printf \"%.1f\", $completed - $started }")
     echo "machine: $(nproc) cores; $(mariadbd --version | sed 's/ for .*//'); innodb_flush_log_at_trx_commit=$(sql 'SELECT @@innodb_flush_log_at_trx_commit')"
     echo "campaign: $recipients recipients, template order_update with per-recipient values, number at $rate messages/s, $transient % transient errors"
-    echo "wall time from \`campaign start\` to completed: $wall s (recipients made and frozen in $(awk "BEGIN { printf \"%.1f\", $materialized - $started }") s)"
+    echo "wall time from \`campaign start\` to completed: $wall s (the start command, which makes and freezes the recipients while sending begins, returned after $(awk "BEGIN { printf \"%.1f\", $materialized - $started }") s)"
     sql "SELECT CONCAT('sends: ', COUNT(*), ' in ', ROUND(TIMESTAMPDIFF(MICROSECOND, MIN(created_at), MAX(created_at)) / 1e6, 1), ' s = ',
                        ROUND((COUNT(*) - 1) / (TIMESTAMPDIFF(MICROSECOND, MIN(created_at), MAX(created_at)) / 1e6), 1), ' messages/s')
            FROM $bench_db.wp_cloudchat_messages WHERE campaign_id = $id"
@@ -133,14 +141,15 @@ main() {
     unique=$(printf '%s' "$stats" | sed 's/.*"recipients":\([0-9]*\).*/\1/')
     twice=$(printf '%s' "$stats" | sed 's/.*"recipients_messaged_more_than_once":\([0-9]*\).*/\1/')
     if [ "$accepted" = "$recipients" ] && [ "$unique" = "$recipients" ] && [ "$twice" = 0 ]; then
-        echo "exactly once: yes ($unique recipients, $accepted accepted sends, none twice)"
+        bench_latency_report "$bench_dir/metrics.txt"
+    echo "exactly once: yes ($unique recipients, $accepted accepted sends, none twice)"
     else
         echo "exactly once: NO ($unique recipients of $recipients, $accepted accepted sends, $twice messaged more than once)"
     fi
     echo "recipients: $(sql "SELECT GROUP_CONCAT(CONCAT(state, '=', n) ORDER BY state SEPARATOR ' ') FROM (SELECT state, COUNT(*) n FROM $bench_db.wp_cloudchat_campaign_recipients WHERE campaign_id = $id GROUP BY state) s")"
     echo "last status applied $(sql "SELECT ROUND(TIMESTAMPDIFF(MICROSECOND, (SELECT MAX(created_at) FROM $bench_db.wp_cloudchat_messages WHERE campaign_id = $id), MAX(applied_at)) / 1e6, 1) FROM $bench_db.wp_cloudchat_status_events") s after the last send"
-    echo "database rows written (InnoDB inserted + updated + deleted): $((rows_after - rows_before)) = $(awk "BEGIN { printf \"%.0f\", ($rows_after - $rows_before) / $wall }") rows/s"
-    echo "cloudchatd CPU: $(awk "BEGIN { printf \"%.1f\", $cpu_after - $cpu_before }") s over $wall s; peak RSS $((peak_rss / 1024)) MiB; mariadbd CPU: $(awk "BEGIN { printf \"%.1f\", $server_after - $server_before }") s"
+    echo "database rows written (handler writes, updates and deletes, temporary tables left out): $((rows_after - rows_before)) = $(awk "BEGIN { printf \"%.0f\", ($rows_after - $rows_before) / $wall }") rows/s"
+    echo "cloudchatd CPU: $(awk "BEGIN { printf \"%.1f\", $cpu_after - $cpu_before }") s over $wall s; peak RSS $((peak_rss / 1024)) MiB; mariadbd CPU: $(awk "BEGIN { printf \"%.1f\", $server_after - $server_before }") s; simulator CPU: $(awk "BEGIN { printf \"%.1f\", $simulator_cpu_after - $simulator_cpu_before }") s"
     sed 's/^/  /' "$bench_dir/show.txt"
 }
 

@@ -77,3 +77,19 @@ bench_start_simulator() {
         sleep 0.1
     done
 }
+
+# The send-duration quantiles from a saved /metrics page.
+bench_latency_report() {
+    awk '
+        /^cloudchat_send_duration_seconds_bucket/ { split($1, parts, "\""); bound[++n] = parts[2]; count[n] = $2 }
+        /^cloudchat_send_duration_seconds_count/ { total = $2 }
+        /^cloudchat_send_duration_seconds_sum/ { sum = $2 }
+        END {
+            if (total == 0) { print "send latency: no sends timed"; exit }
+            for (q = 1; q <= 3; q++) {
+                share = (q == 1 ? 0.5 : (q == 2 ? 0.99 : 0.999))
+                for (i = 1; i <= n; i++) if (count[i] >= share * total) { found[q] = bound[i]; break }
+            }
+            printf "send latency (request to Meta'"'"'s answer): mean %.2f ms; p50 <= %s s, p99 <= %s s, p99.9 <= %s s (histogram bucket bounds)\n", sum / total * 1000, found[1], found[2], found[3]
+        }' "$1"
+}

@@ -142,18 +142,7 @@ main() {
                   JOIN $bench_db.wp_cloudchat_accounts a ON a.id = o.account_id GROUP BY a.phone_number_id)
           GROUP BY phone_number_id ORDER BY phone_number_id"
     echo "simulator: $(tr -d '\n ' < "$bench_dir/simulator-stats.json" | grep -o '"sends":{[^}]*}')"
-    awk '
-        /^cloudchat_send_duration_seconds_bucket/ { split($1, parts, "\""); bound[++n] = parts[2]; count[n] = $2 }
-        /^cloudchat_send_duration_seconds_count/ { total = $2 }
-        /^cloudchat_send_duration_seconds_sum/ { sum = $2 }
-        END {
-            if (total == 0) { print "send latency: no sends timed"; exit }
-            for (q = 1; q <= 3; q++) {
-                share = (q == 1 ? 0.5 : (q == 2 ? 0.99 : 0.999))
-                for (i = 1; i <= n; i++) if (count[i] >= share * total) { found[q] = bound[i]; break }
-            }
-            printf "send latency (request to Meta'"'"'s answer): mean %.2f ms; p50 <= %s s, p99 <= %s s, p99.9 <= %s s (histogram bucket bounds)\n", sum / total * 1000, found[1], found[2], found[3]
-        }' "$bench_dir/metrics.txt"
+    bench_latency_report "$bench_dir/metrics.txt"
     if [ -n "$statuses" ]; then
         echo "status events stored: $(sql "SELECT COUNT(*) FROM $bench_db.wp_cloudchat_status_events"); messages by status: $(sql "SELECT GROUP_CONCAT(CONCAT(status, '=', n) SEPARATOR ' ') FROM (SELECT status, COUNT(*) n FROM $bench_db.wp_cloudchat_messages GROUP BY status) s")"
         echo "last status applied $(sql "SELECT ROUND(TIMESTAMPDIFF(MICROSECOND, (SELECT MAX(sent_at) FROM $bench_db.wp_cloudchat_outbox), MAX(applied_at)) / 1e6, 1) FROM $bench_db.wp_cloudchat_status_events") s after the last send"

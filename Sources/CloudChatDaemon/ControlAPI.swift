@@ -203,7 +203,9 @@ final class ControlAPI: Sendable {
                 }
                 return Response(status: 200, ["import": report.json])
             case ("POST", "start"):
-                _ = try await pool.withConnection { try store.start(id, on: $0) }
+                _ = try await pool.withConnection { try store.beginStart(id, on: $0) }
+                sender.notify(site: site)  // sending starts while the rest of the recipients are made
+                _ = try await pool.withConnection { try store.finishStart(id, on: $0) }
             case ("POST", "schedule"):
                 guard let text = query["at"]?.stringValue, let instant = ISO8601DateFormatter().date(from: text) else {
                     return Response(status: 400, ["error": "give \"at\" as a UTC time such as 2026-12-01T09:00:00Z"])

@@ -137,6 +137,20 @@ public struct SQLIdentifier: Sendable, Hashable, CustomStringConvertible {
 }
 
 extension SQLQuery {
+    /// `CASE <column> WHEN ? THEN … END` over many rows, built in one pass (a value per row in one
+    /// statement is how batches update many rows at once).
+    public static func caseOf<Item>(_ column: String, _ items: [Item], key: (Item) -> MariaDBValue, value: (Item) -> SQLQuery) -> SQLQuery {
+        var query = SQLQuery(unsafeSQL: "CASE \(column)")
+        for item in items {
+            query.append(unsafeSQL: " WHEN ")
+            query.append(bind: key(item))
+            query.append(unsafeSQL: " THEN ")
+            query.append(value(item))
+        }
+        query.append(unsafeSQL: " END")
+        return query
+    }
+
     /// Builds one multi-row `INSERT` for many rows, the fast way to write batches.
     ///
     /// ```swift

@@ -405,9 +405,10 @@ final class NumberSender: Sendable {
                 return await fail("template_not_approved", "no template \(name) (\(language)) is synced for this number's WhatsApp Business "
                                   + "Account; sync templates, or check the name and language")
             }
-            if let problem = TemplateCheck.problem(with: send, against: definition) {
-                let reason = definition.status != "APPROVED" ? "template_not_approved" : item.origin.campaignID != nil ? "invalid_variables" : "invalid_payload"
-                return await fail(reason, problem)
+            // A campaign's values were checked against the template when it started, and each recipient's are
+            // non-empty by construction: only its status is checked per send.
+            if item.origin.campaignID == nil, let problem = TemplateCheck.problem(with: send, against: definition) {
+                return await fail(definition.status == "APPROVED" ? "invalid_payload" : "template_not_approved", problem)
             }
             template = definition
         } else if item.type != "mark_read",

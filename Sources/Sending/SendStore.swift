@@ -287,7 +287,7 @@ public struct SendStore: Sendable {
         let waiting = try connection.query("""
             SELECT DISTINCT wamid FROM \(site.table(.statusEvents)) WHERE wamid IN (\(list: sends.map(\.1.wamid))) AND applied_at IS NULL
             """)
-        for row in waiting { try applyWaitingStatuses(wamid: try row.decode(String.self, at: 0), now: now, on: connection) }
+        if !waiting.isEmpty { try applyWaitingStatuses(wamids: try waiting.map { try $0.decode(String.self, at: 0) }, now: now, on: connection) }
         return ids
     }
 
@@ -295,9 +295,7 @@ public struct SendStore: Sendable {
 
     /// `CASE id WHEN … THEN … END` over the rows of recorded sends.
     private static func cases(_ sends: [RecordedSend], _ value: (RecordedSend) -> SQLQuery) -> SQLQuery {
-        var query = SQLQuery(unsafeSQL: "CASE id")
-        for send in sends { query = "\(query) WHEN \(send.item.origin.rowID) THEN \(value(send))" }
-        return "\(query) END"
+        SQLQuery.caseOf("id", sends, key: { .uint($0.item.origin.rowID) }, value: value)
     }
 
     /// Outbox rows become `sent`. A status webhook may have settled a row already (§6.5): it is sent
@@ -472,30 +470,31 @@ public struct SendStore: Sendable {
         return Int(outbox.affectedRows + recipients.affectedRows)
     }
 
-    /// Applies statuses that arrived before the message row (docs/schema.md §6.2, the sender's half).
-    func applyWaitingStatuses(wamid: String, now: Date, on connection: MariaDBConnection) throws {
+    /// Applies statuses that arrived before their message rows (docs/schema.md §6.2, the sender's half),
+    /// in one transaction for all of them: when Meta's statuses outrun the recording of answers, that is
+    /// most sends, and a transaction each would cost the database more than the sends.
+    func applyWaitingStatuses(wamids: [String], now: Date, on connection: MariaDBConnection) throws {
         try connection.withTransaction { connection in
             let waiting = try connection.query("""
-                SELECT id, status, status_at, error_code, errors_json, pricing_json FROM \(site.table(.statusEvents))
-                 WHERE wamid = \(wamid) AND applied_at IS NULL FOR UPDATE
+                SELECT id, wamid, status, status_at, error_code, errors_json, pricing_json FROM \(site.table(.statusEvents))
+                 WHERE wamid IN (\(list: wamids)) AND applied_at IS NULL ORDER BY wamid FOR UPDATE
                 """)
             guard !waiting.isEmpty else { return }
-            var applied: [UInt64] = []
-            let statuses = try waiting.compactMap { row -> (UInt64, MessageStatusWrite.Status)? in
-                let value = try row.decode(String.self, at: 1)
+            let statuses = try waiting.compactMap { row -> (UInt64, String, MessageStatusWrite.Status)? in
+                let value = try row.decode(String.self, at: 2)
                 guard let rank = MessageStatus.State(rawValue: value).rank else { return nil }
-                let errors = try row.decode(String?.self, at: 4).flatMap { try? JSONValue.parse(Array($0.utf8)) }
-                let pricing = try row.decode(String?.self, at: 5).flatMap { try? JSONValue.parse(Array($0.utf8)) }
+                let errors = try row.decode(String?.self, at: 5).flatMap { try? JSONValue.parse(Array($0.utf8)) }
+                let pricing = try row.decode(String?.self, at: 6).flatMap { try? JSONValue.parse(Array($0.utf8)) }
                 var firstError: JSONValue?
                 if case .array(let list)? = errors { firstError = list.first }
-                return (try row.decode(UInt64.self, at: 0), MessageStatusWrite.Status(
-                    value: value, rank: rank, at: try row.decode(Date.self, at: 2), errorCode: try row.decode(Int?.self, at: 3),
+                return (try row.decode(UInt64.self, at: 0), try row.decode(String.self, at: 1), MessageStatusWrite.Status(
+                    value: value, rank: rank, at: try row.decode(Date.self, at: 3), errorCode: try row.decode(Int?.self, at: 4),
                     errorDetails: firstError?["error_data"]?["details"]?.stringValue ?? firstError?["title"]?.stringValue,
                     pricingType: pricing?["type"]?.stringValue, pricingCategory: pricing?["category"]?.stringValue))
             }
-            for (id, status) in statuses.sorted(by: { $0.1.rank < $1.1.rank }) {
-                if try MessageStatusWrite.apply(status, wamid: wamid, site: site, now: now, on: connection) { applied.append(id) }
-            }
+            // The message rows were written just before: every status with a known value applies.
+            try MessageStatusWrite.apply(statuses.map { ($0.1, $0.2) }, site: site, now: now, on: connection)
+            let applied = statuses.map(\.0)
             if !applied.isEmpty {
                 try connection.execute("UPDATE \(site.table(.statusEvents)) SET applied_at = \(now) WHERE id IN (\(list: applied))")
             }

@@ -134,7 +134,9 @@ struct CampaignCommand: AsyncParsableCommand {
                     try await pool.withConnection { _ = try CampaignStore(site: site).schedule(id, at: scheduleAt, on: $0) }
                     print("scheduled for \(ISO8601DateFormatter().string(from: scheduleAt))")
                 } else if start {
-                    let campaign = try await pool.withConnection { try CampaignStore(site: site).start(id, on: $0) }
+                    try await pool.withConnection { _ = try CampaignStore(site: site).beginStart(id, on: $0) }
+                    _ = await notifyDaemon(configuration, blogID: blogID)
+                    let campaign = try await pool.withConnection { try CampaignStore(site: site).finishStart(id, on: $0) }
                     print("started: \(campaign.recipientsTotal ?? 0) recipient(s)")
                 }
                 return scheduleAt != nil || start
@@ -266,8 +268,17 @@ struct CampaignCommand: AsyncParsableCommand {
         @Argument(help: "The campaign id.") var id: UInt64
 
         func run() async throws {
-            let id = self.id
-            try await transition(site, "campaign start") { store, connection in try store.start(id, on: connection) }
+            let configuration = try site.options.load()
+            let (id, blogID) = (self.id, site.blogID)
+            try await withCampaignSite(configuration, blogID: blogID, command: "campaign start") { site, pool in
+                let store = CampaignStore(site: site)
+                try await pool.withConnection { _ = try store.beginStart(id, on: $0) }
+                // A running daemon starts sending while the rest of the recipients are made.
+                let notified = await notifyDaemon(configuration, blogID: blogID)
+                let campaign = try await pool.withConnection { try store.finishStart(id, on: $0) }
+                print("campaign \(campaign.id) is \(campaign.state.rawValue): \(campaign.recipientsTotal ?? 0) recipient(s)")
+                return !notified
+            }
         }
     }
 
@@ -344,12 +355,7 @@ private func withCampaignSite(_ configuration: DaemonConfiguration, blogID: Int,
         guard let site = sites.first(where: { $0.blogID == blogID }) else { throw CommandError("there is no blog \(blogID) in this WordPress database") }
         let changed = try await body(site, pool)
         await pool.shutdown()
-        if changed {
-            let http = GraphHTTPClient()
-            defer { http.shutdown() }
-            if let client = ControlClient(configuration: configuration, http: http), await client.notify(blogID: blogID, topic: "campaigns") {
-                return
-            }
+        if changed, !(await notifyDaemon(configuration, blogID: blogID)) {
             print("note: no running daemon answered on the control API; the change takes effect when one runs (within a second of its start)")
         }
     } catch {
@@ -357,6 +363,14 @@ private func withCampaignSite(_ configuration: DaemonConfiguration, blogID: Int,
         printError("cloudchatd \(command): \(error)")
         throw ExitStatus.failure
     }
+}
+
+/// Tells a running daemon that the site's campaigns changed; false when none answered.
+private func notifyDaemon(_ configuration: DaemonConfiguration, blogID: Int) async -> Bool {
+    let http = GraphHTTPClient()
+    defer { http.shutdown() }
+    guard let client = ControlClient(configuration: configuration, http: http) else { return false }
+    return await client.notify(blogID: blogID, topic: "campaigns")
 }
 
 private func printReport(_ report: CampaignAudience.ImportReport) {

@@ -101,6 +101,8 @@ struct CommandLineTests {
         (["doctor"], "Check the setup and explain how to fix what is wrong."),
         (["replay"], "Apply stored webhook events again"),
         (["version"], "Print the versions"),
+        (["campaign", "start"], "Start a draft or scheduled campaign now."),
+        (["campaign", "show"], "Show a campaign's state and counts"),
     ])
     func everyCommandExplainsItself(_ command: [String], _ expected: String) throws {
         let result = try CloudChatBinary.run(command + ["--help"])
@@ -129,6 +131,45 @@ struct CommandLineTests {
         let configuration = try CloudChatBinary.run(["migrate", "--config", file])
         #expect(configuration.status == 78)
         #expect(configuration.errors.contains("\(file):2: unknown setting 'db_pasword'"), "\(configuration.errors)")
+    }
+
+    @Test func campaignsAreCreatedStartedPausedAndShownFromTheCommandLine() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let scratch = try ScratchSite("cc")
+        defer { scratch.drop() }
+        try directory.write("site/wp-config.php", TestDatabase.wpConfig(prefix: scratch.prefix))
+        let site = ["--wordpress", directory.path + "/site"]
+        try scratch.connection.execute("""
+            INSERT INTO \(scratch.site.table(.accounts)) (waba_id, phone_number_id, created_at, updated_at)
+            VALUES ('102290129340398', '106540352242922', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))
+            """)
+        try scratch.connection.execute("""
+            INSERT INTO \(scratch.site.table(.templates)) (waba_id, name, language, status, components_json, created_at, updated_at)
+            VALUES ('102290129340398', 'hello_world', 'en_US', 'APPROVED', '[]', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))
+            """)
+        let csv = try directory.write("people.csv", "Name;Phone\nAna;+1 650 555 0001\nBo;12\nCy;+1 650 555 0001\nDi;+44 20 7946 0958\n")
+        let created = try CloudChatBinary.run(["campaign", "create", "--phone-number-id", "106540352242922", "--name", "Launch",
+                                               "--template", "hello_world", "--csv", csv] + site)
+        #expect(created.status == 0, "\(created.errors)")
+        #expect(created.output.contains("created campaign 1 (draft)"), "\(created.output)")
+        #expect(created.output.contains("4 row(s) read, 2 recipient(s) added"), "\(created.output)")
+        #expect(created.output.contains("line 3: not a phone number") && created.output.contains("line 4: the same number as line 2"))
+        let started = try CloudChatBinary.run(["campaign", "start", "1"] + site)
+        #expect(started.status == 0 && started.output.contains("campaign 1 is running: 2 recipient(s)"), "\(started.output)\(started.errors)")
+        let paused = try CloudChatBinary.run(["campaign", "pause", "1"] + site)
+        #expect(paused.output.contains("campaign 1 is paused (user)"), "\(paused.output)")
+        let shown = try CloudChatBinary.run(["campaign", "show", "1"] + site)
+        #expect(shown.output.contains("recipients 2: pending 2"), "\(shown.output)")
+        let json = try CloudChatBinary.run(["campaign", "show", "1", "--json"] + site)
+        #expect(json.output.contains(#""state":"paused""#))
+        let refused = try CloudChatBinary.run(["campaign", "start", "1"] + site)
+        #expect(refused.status == 1 && refused.errors.contains("campaign 1 is paused; only a draft or scheduled campaign can be started"),
+                "\(refused.errors)")
+        let missing = try CloudChatBinary.run(["campaign", "create", "--phone-number-id", "1", "--name", "x", "--template", "hello_world"] + site)
+        #expect(missing.status == 1 && missing.errors.contains("no business number with phone number id 1"), "\(missing.errors)")
+        let listed = try CloudChatBinary.run(["campaign", "list"] + site)
+        #expect(listed.output.contains("1\tpaused (user)\thello_world\t2 recipients\tLaunch"), "\(listed.output)")
     }
 
     @Test func migrateThenDoctorThenServeUntilSIGTERM() async throws {

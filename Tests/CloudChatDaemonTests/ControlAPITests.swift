@@ -1,6 +1,7 @@
 import CloudChatCrypto
 @testable import CloudChatDaemon
 import Foundation
+import Sending
 import TestSupport
 import Testing
 
@@ -46,6 +47,41 @@ struct ControlAPITests {
                                                     #"{"blog_id":1,"phone_number_id":"106540352242922","waba_id":"102290129340398","access_token":"EAAG1","verify":false}"#)
             #expect(credentials.0 == 503)
             #expect(credentials.1.contains("secrets-key generate"))
+        }
+    }
+
+    @Test func campaignsAreFilledStartedPausedAndCancelledThroughTheControlAPI() async throws {
+        try await RunningDaemon.with(configure: { $0.controlSecret = Self.secret }) { daemon in
+            let (connection, site) = (daemon.connection, daemon.site)
+            try connection.execute("""
+                INSERT INTO \(site.table(.accounts)) (waba_id, phone_number_id, state, created_at, updated_at)
+                VALUES ('102290129340398', '106540352242922', 'disabled', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))
+                """)
+            try connection.execute("""
+                INSERT INTO \(site.table(.templates)) (waba_id, name, language, status, components_json, created_at, updated_at)
+                VALUES ('102290129340398', 'hello_world', 'en_US', 'APPROVED', '[]', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))
+                """)
+            let id = try CampaignStore(site: site).create(NewCampaign(
+                phoneNumberID: "106540352242922", name: "Launch", templateName: "hello_world", templateLanguage: "en_US",
+                audience: .object(["type": "csv"])), on: connection)
+            let path = "/v1/campaigns/\(id)"
+            let imported = try await Self.signed(daemon, "POST", path + "/recipients",
+                                                 #"{"blog_id":1,"csv":"phone\n+16505550001\nnot a number\n16505550002\n"}"#)
+            #expect(imported.0 == 200)
+            #expect(imported.1.contains(#""added":2"#) && imported.1.contains(#""line":3"#), "\(imported.1)")
+            #expect(try await Self.signed(daemon, "POST", path + "/pause", #"{"blog_id":1}"#).0 == 409, "a draft cannot be paused")
+            let started = try await Self.signed(daemon, "POST", path + "/start", #"{"blog_id":1}"#)
+            #expect(started.0 == 200 && started.1.contains(#""state":"running""#), "\(started.1)")
+            #expect(try await Self.signed(daemon, "POST", path + "/pause", #"{"blog_id":1}"#).1.contains(#""state":"paused""#))
+            #expect(try await Self.signed(daemon, "POST", path + "/resume", #"{"blog_id":1}"#).1.contains(#""state":"running""#))
+            let cancelled = try await Self.signed(daemon, "POST", path + "/cancel", #"{"blog_id":1}"#)
+            #expect(cancelled.1.contains(#""state":"cancelled""#) && cancelled.1.contains(#""pending":2"#), "\(cancelled.1)")
+            let shown = try await Self.signed(daemon, "GET", path + "?blog_id=1")
+            #expect(shown.0 == 200 && shown.1.contains(#""total":2"#))
+            #expect(try await Self.signed(daemon, "POST", path + "/launch", #"{"blog_id":1}"#).0 == 404)
+            #expect(try await Self.signed(daemon, "GET", "/v1/campaigns/999?blog_id=1").0 == 404)
+            let unscheduled = try await Self.signed(daemon, "POST", path + "/schedule", #"{"blog_id":1,"at":"tomorrow"}"#)
+            #expect(unscheduled.0 == 400 && unscheduled.1.contains("UTC time"))
         }
     }
 

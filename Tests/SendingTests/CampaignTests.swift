@@ -175,6 +175,29 @@ struct CampaignStoreTests {
         #expect(try fixture.recipientStates(everyone) == ["pending": 7, "skipped:duplicate": 1])
     }
 
+    @Test func aStartLeftHalfDoneIsFinishedAndOnlyThenCompletes() throws {
+        let fixture = try OutboxFixture("cf")
+        defer { fixture.drop() }
+        try fixture.addTemplate("hello_world")
+        try fixture.addContacts(3)
+        let store = CampaignStore(site: fixture.site)
+        let id = try fixture.createCampaign()
+        // The starter dies after the first half: the campaign runs, its recipient set is not final.
+        let begun = try store.beginStart(id, on: fixture.connection)
+        #expect(begun.state == .running && begun.materializedAt == nil)
+        #expect(try store.completeIfDone(id, on: fixture.connection) == false, "no recipient exists yet, but the set is not final")
+        #expect(try store.due(on: fixture.connection).toFinish.isEmpty, "a start under way is left alone for a minute")
+        #expect(try store.due(now: Date().addingTimeInterval(120), on: fixture.connection).toFinish == [id])
+        let finished = try store.finishStart(id, on: fixture.connection)
+        #expect(finished.materializedAt != nil && finished.recipientsTotal == 3)
+        #expect(try store.finishStart(id, on: fixture.connection).recipientsTotal == 3)
+        #expect(try fixture.recipientStates(id) == ["pending": 3])
+        // An audience nobody matches cannot start.
+        let empty = try fixture.createCampaign(audience: .object(["type": "tags", "tags": .array(["nobody"])]))
+        #expect(throws: CampaignError.self) { try store.start(empty, on: fixture.connection) }
+        #expect(try fixture.campaignState(empty) == "draft")
+    }
+
     @Test func lifecycleTransitionsAreComparedAndSet() throws {
         let fixture = try OutboxFixture("cl")
         defer { fixture.drop() }
@@ -284,7 +307,7 @@ struct CampaignSendingTests {
         try await OutboxSenderTests.with(token: "expired-token") { fixture, _, service in
             let (id, _) = try Self.startCampaign(fixture, service, contacts: 5)
             try await waitUntil("the campaign halts") { (try? fixture.campaignState(id)) == "halted:credentials_invalid" }
-            #expect(try fixture.recipientStates(id) == ["pending": 5])
+            try await waitUntil("every recipient waits, none spent") { (try? fixture.recipientStates(id)) == ["pending": 5] }
         }
     }
 
@@ -390,15 +413,16 @@ struct CampaignTwoDaemonTests {
         async let runA: Void = groups[0].run()
         async let runB: Void = groups[1].run()
         for daemon in daemons { daemon.notify(site: fixture.site) }
-        // Midway the first daemon stops; the other takes its numbers over when the leases lapse.
+        // Midway the daemon that has sent stops (one may hold both numbers); the other takes its numbers over.
         try await waitUntil("a third is sent") { simulator.statistics().sends.accepted >= 120 }
-        await groups[0].triggerGracefulShutdown()
-        try await runA
+        let first = daemons[0].statistics.accepted.load(ordering: .relaxed) >= daemons[1].statistics.accepted.load(ordering: .relaxed) ? 0 : 1
+        await groups[first].triggerGracefulShutdown()
+        if first == 0 { try await runA } else { try await runB }
         try await waitUntil("every campaign completes", timeout: .seconds(60)) {
             try campaigns.allSatisfy { try fixture.campaignState($0) == "completed" }
         }
-        await groups[1].triggerGracefulShutdown()
-        try await runB
+        await groups[1 - first].triggerGracefulShutdown()
+        if first == 0 { try await runB } else { try await runA }
         await pool.shutdown()
         http.shutdown()
         await simulator.shutdown()

@@ -45,7 +45,7 @@ struct GraphHTTPClientTests {
             try await group.waitForAll()
         }
         #expect(server.requests.count == 200)
-        #expect(Set(server.requests.map(\.connection)).count <= 8, "at most 8 connections to one host")
+        #expect(Set(server.requests.map(\.connection)).count <= 16, "at most 16 connections to one host")
     }
 
     @Test func aSlowServerTimesOutAndARefusedConnectionFailsWithoutLeakingHeaders() async throws {

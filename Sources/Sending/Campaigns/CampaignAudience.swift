@@ -160,32 +160,47 @@ public struct CampaignAudience: Sendable {
 
     // MARK: Materialising
 
+    /// Whether an `all_opted_in` or `tags` audience matches at least one contact now.
+    func matchesAnyone(_ campaign: Campaign, on connection: MariaDBConnection) throws -> Bool {
+        try connection.queryFirst("""
+            SELECT 1 FROM \(site.table(.contacts)) c WHERE c.account_id = \(campaign.accountID) \(try filter(of: campaign)) LIMIT 1
+            """) != nil
+    }
+
+    /// The contact filter of an `all_opted_in` or `tags` audience.
+    private func filter(of campaign: Campaign) throws -> SQLQuery {
+        switch campaign.audienceType {
+        case "all_opted_in":
+            return "AND c.consent_state = 'opted_in'"
+        case "tags":
+            guard case .array(let list)? = campaign.audience?["tags"] else { throw CampaignError("the tags audience names no tags") }
+            let tags = list.compactMap(\.stringValue)
+            if campaign.audience?["match"]?.stringValue == "all" {
+                return """
+                    AND (SELECT COUNT(*) FROM \(site.table(.contactTags)) t WHERE t.contact_id = c.id AND t.tag IN (\(list: tags))) = \(Set(tags).count)
+                    """
+            }
+            return "AND EXISTS (SELECT 1 FROM \(site.table(.contactTags)) t WHERE t.contact_id = c.id AND t.tag IN (\(list: tags)))"
+        default:
+            return "AND FALSE"
+        }
+    }
+
     /// Makes the recipient rows of an `all_opted_in` or `tags` campaign from the contacts that match now.
     /// Safe to run again (after a crash): rows that exist are kept as they are.
     /// - Returns: the rows added.
     @discardableResult
     public func materialize(_ campaign: Campaign, variables: CampaignVariables, now: Date = Date(), on connection: MariaDBConnection) throws -> Int {
+        guard campaign.audienceType == "all_opted_in" || campaign.audienceType == "tags" else { return 0 }
         let contacts = site.table(.contacts)
-        var filter: SQLQuery = ""
-        switch campaign.audienceType {
-        case "all_opted_in":
-            filter = "AND c.consent_state = 'opted_in'"
-        case "tags":
-            guard case .array(let list)? = campaign.audience?["tags"] else { throw CampaignError("the tags audience names no tags") }
-            let tags = list.compactMap(\.stringValue)
-            if campaign.audience?["match"]?.stringValue == "all" {
-                filter = """
-                    AND (SELECT COUNT(*) FROM \(site.table(.contactTags)) t WHERE t.contact_id = c.id AND t.tag IN (\(list: tags))) = \(Set(tags).count)
-                    """
-            } else {
-                filter = "AND EXISTS (SELECT 1 FROM \(site.table(.contactTags)) t WHERE t.contact_id = c.id AND t.tag IN (\(list: tags)))"
-            }
-        default:
-            return 0
-        }
+        let filter = try filter(of: campaign)
         let customFields: SQLQuery = variables.readsCustomFields ? "c.custom_fields_json" : "NULL"
         var after: UInt64 = 0
-        var seenNumbers: Set<String> = []
+        // After a crash part of the rows exist: their numbers count for duplicates.
+        var seenNumbers = Set(try connection.query("""
+            SELECT COALESCE(c.wa_id, c.phone) FROM \(site.table(.campaignRecipients)) r JOIN \(contacts) c ON c.id = r.contact_id
+             WHERE r.campaign_id = \(campaign.id) AND r.state <> 'skipped'
+            """).compactMap { try $0.decode(String?.self, at: 0) })
         var added = 0
         while true {
             let rows = try connection.query("""

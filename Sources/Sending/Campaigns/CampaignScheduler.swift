@@ -36,10 +36,12 @@ public final class CampaignScheduler: Service, Sendable {
         let store = CampaignStore(site: site)
         do {
             let due = try await pool.withConnection { try store.due(now: now, on: $0) }
-            guard !due.toStart.isEmpty || !due.toResume.isEmpty else { return }
+            guard !due.toStart.isEmpty || !due.toResume.isEmpty || !due.toFinish.isEmpty else { return }
             for id in due.toStart {
                 do {
-                    let campaign = try await pool.withConnection { try store.start(id, now: now, on: $0) }
+                    try await pool.withConnection { _ = try store.beginStart(id, now: now, on: $0) }
+                    onChange(site)
+                    let campaign = try await pool.withConnection { try store.finishStart(id, now: now, on: $0) }
                     logger.info("scheduled campaign started", metadata: [
                         "blog_id": "\(site.blogID)", "campaign_id": "\(id)", "recipients": "\(campaign.recipientsTotal ?? 0)",
                     ])
@@ -55,6 +57,10 @@ public final class CampaignScheduler: Service, Sendable {
                             """)
                     }
                 }
+            }
+            for id in due.toFinish {
+                logger.notice("a campaign's recipients were left half made; making the rest", metadata: ["blog_id": "\(site.blogID)", "campaign_id": "\(id)"])
+                try await pool.withConnection { _ = try store.finishStart(id, now: now, on: $0) }
             }
             for id in due.toResume {
                 do {

@@ -30,13 +30,16 @@ public struct Campaign: Sendable, Equatable {
     public let recipientsTotal: Int?
     public let startedAt: Date?
     public let createdAt: Date
+    /// When the recipient set became final; nil while a starting campaign's audience is still being made.
+    public let materializedAt: Date?
 
     /// `all_opted_in`, `tags`, `csv` or `list`.
     public var audienceType: String { audience?["type"]?.stringValue ?? "csv" }
 
     static let columns: SQLQuery = """
         id, account_id, name, template_id, template_name, template_language, variables_json, audience_json, state, state_reason,
-        error_code, error_details, scheduled_at, resume_at, CAST(rate_limit_mps AS DOUBLE), recipients_total, started_at, created_at
+        error_code, error_details, scheduled_at, resume_at, CAST(rate_limit_mps AS DOUBLE), recipients_total, started_at, created_at,
+        materialized_at
         """
 
     init(row: MariaDBRow) throws {
@@ -58,6 +61,7 @@ public struct Campaign: Sendable, Equatable {
         recipientsTotal = try row.decode(at: 15)
         startedAt = try row.decode(at: 16)
         createdAt = try row.decode(at: 17)
+        materializedAt = try row.decode(at: 18)
     }
 }
 
@@ -195,9 +199,18 @@ public struct CampaignStore: Sendable {
 
     // MARK: Transitions
 
-    /// Starts a `draft` or `scheduled` campaign now: its audience is made into recipient rows, then it runs.
+    /// Starts a `draft` or `scheduled` campaign now: ``beginStart(_:now:on:)``, then ``finishStart(_:now:on:)``.
     @discardableResult
     public func start(_ id: UInt64, now: Date = Date(), on connection: MariaDBConnection) throws -> Campaign {
+        try beginStart(id, now: now, on: connection)
+        return try finishStart(id, now: now, on: connection)
+    }
+
+    /// Checks the template and the audience and moves the campaign to `running`. A csv or list campaign's
+    /// recipients exist already; a tags or all-opted-in campaign runs while ``finishStart(_:now:on:)``
+    /// makes its recipient rows, so sending starts with the first thousand rather than after the last.
+    @discardableResult
+    public func beginStart(_ id: UInt64, now: Date = Date(), on connection: MariaDBConnection) throws -> Campaign {
         let campaign = try load(id, on: connection)
         switch campaign.state {
         case .running: return campaign
@@ -208,27 +221,51 @@ public struct CampaignStore: Sendable {
             .decode(String.self, at: 0)
         guard let wabaID else { throw CampaignError("the campaign's business number is no longer in \(site)", status: 409) }
         let template = try approvedTemplate(wabaID: wabaID, name: campaign.templateName, language: campaign.templateLanguage, on: connection)
-        let variables = try CampaignVariables(json: campaign.variables)
-        try Self.check(variables, against: template)
-        let audience = CampaignAudience(site: site)
+        try Self.check(try CampaignVariables(json: campaign.variables), against: template)
+        let moved: MariaDBResult
         if campaign.audienceType == "all_opted_in" || campaign.audienceType == "tags" {
-            try audience.materialize(campaign, variables: variables, now: now, on: connection)
+            guard try CampaignAudience(site: site).matchesAnyone(campaign, on: connection) else {
+                throw CampaignError("campaign \(id)'s audience matches no contact", status: 409)
+            }
+            moved = try connection.execute("""
+                UPDATE \(site.table(.campaigns))
+                   SET state = 'running', state_reason = NULL, error_details = NULL, materialized_at = NULL, started_at = \(now),
+                       updated_at = \(now)
+                 WHERE id = \(id) AND state IN ('draft', 'scheduled')
+                """)
+        } else {
+            let total = try connection.queryFirst("""
+                SELECT COUNT(*) FROM \(site.table(.campaignRecipients)) WHERE campaign_id = \(id)
+                """)!.decode(Int.self, at: 0)
+            guard total > 0 else {
+                throw CampaignError("campaign \(id) has no recipients yet; import a CSV file or a list of numbers first", status: 409)
+            }
+            moved = try connection.execute("""
+                UPDATE \(site.table(.campaigns))
+                   SET state = 'running', state_reason = NULL, error_details = NULL, recipients_total = \(total), materialized_at = \(now),
+                       started_at = \(now), updated_at = \(now)
+                 WHERE id = \(id) AND state IN ('draft', 'scheduled')
+                """)
         }
+        return try settled(id, moved: moved.affectedRows > 0, wanted: [.running], action: "started", on: connection)
+    }
+
+    /// Makes a started campaign's recipient rows from its audience, if that is not done yet, and marks the
+    /// set final; only then can the campaign complete. Safe to run again after a crash.
+    @discardableResult
+    public func finishStart(_ id: UInt64, now: Date = Date(), on connection: MariaDBConnection) throws -> Campaign {
+        let campaign = try load(id, on: connection)
+        guard campaign.materializedAt == nil, !campaign.state.isFinal, campaign.startedAt != nil else { return campaign }
+        try CampaignAudience(site: site).materialize(campaign, variables: try CampaignVariables(json: campaign.variables), now: now,
+                                                     on: connection)
         let total = try connection.queryFirst("""
             SELECT COUNT(*) FROM \(site.table(.campaignRecipients)) WHERE campaign_id = \(id)
             """)!.decode(Int.self, at: 0)
-        guard total > 0 else {
-            throw CampaignError(campaign.audienceType == "csv" || campaign.audienceType == "list"
-                                ? "campaign \(id) has no recipients yet; import a CSV file or a list of numbers first"
-                                : "campaign \(id)'s audience matches no contact", status: 409)
-        }
-        let moved = try connection.execute("""
-            UPDATE \(site.table(.campaigns))
-               SET state = 'running', state_reason = NULL, recipients_total = \(total), materialized_at = \(now),
-                   started_at = \(now), updated_at = \(now)
-             WHERE id = \(id) AND state IN ('draft', 'scheduled')
+        try connection.execute("""
+            UPDATE \(site.table(.campaigns)) SET recipients_total = \(total), materialized_at = \(now), updated_at = \(now)
+             WHERE id = \(id) AND materialized_at IS NULL
             """)
-        return try settled(id, moved: moved.affectedRows > 0, wanted: [.running], action: "started", on: connection)
+        return try load(id, on: connection)
     }
 
     /// Schedules a `draft` (or reschedules a `scheduled`) campaign to start at a UTC instant.
@@ -317,7 +354,7 @@ public struct CampaignStore: Sendable {
             guard left == nil else { return false }
             let moved = try connection.execute("""
                 UPDATE \(site.table(.campaigns)) SET state = 'completed', state_reason = NULL, completed_at = \(now), updated_at = \(now)
-                 WHERE id = \(id) AND state = 'running'
+                 WHERE id = \(id) AND state = 'running' AND materialized_at IS NOT NULL
                 """)
             guard moved.affectedRows > 0 else { return false }
             try freezeResults(id, now: now, on: connection)
@@ -325,15 +362,20 @@ public struct CampaignStore: Sendable {
         }
     }
 
-    /// Scheduled campaigns whose time has come, and paused ones whose `resume_at` has passed.
-    public func due(now: Date = Date(), on connection: MariaDBConnection) throws -> (toStart: [UInt64], toResume: [UInt64]) {
+    /// Scheduled campaigns whose time has come, paused ones whose `resume_at` has passed, and started ones
+    /// whose recipient rows were left half made a minute ago or more (the starter died).
+    public func due(now: Date = Date(), on connection: MariaDBConnection) throws -> (toStart: [UInt64], toResume: [UInt64], toFinish: [UInt64]) {
         let start = try connection.query("""
             SELECT id FROM \(site.table(.campaigns)) WHERE state = 'scheduled' AND scheduled_at <= \(now) ORDER BY scheduled_at
             """).map { try $0.decode(UInt64.self, at: 0) }
         let resume = try connection.query("""
             SELECT id FROM \(site.table(.campaigns)) WHERE state = 'paused' AND resume_at <= \(now) ORDER BY resume_at
             """).map { try $0.decode(UInt64.self, at: 0) }
-        return (start, resume)
+        let finish = try connection.query("""
+            SELECT id FROM \(site.table(.campaigns))
+             WHERE state IN ('running', 'paused', 'halted') AND materialized_at IS NULL AND started_at < \(now.addingTimeInterval(-60))
+            """).map { try $0.decode(UInt64.self, at: 0) }
+        return (start, resume, finish)
     }
 
     /// After a compare-and-set: the row when it moved or already was where it was asked to go, else why not.

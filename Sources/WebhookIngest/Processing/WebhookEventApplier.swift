@@ -73,6 +73,8 @@ struct WebhookEventApplier {
     private var prefetchedWamids: Set<String> = []
     /// Status events to insert, written together by ``finish()``.
     private var statusEventRows: [[MariaDBValue]] = []
+    /// Statuses of known messages, applied together by ``finish()``.
+    private var messageStatuses: [(wamid: String, status: MessageStatusWrite.Status)] = []
     /// Statuses naming one of our campaign recipients, applied together by ``finish()``.
     private var recipientStatuses: [RecipientStatus] = []
     /// The first inbound message time per contact in this batch, for campaign reply attribution.
@@ -139,6 +141,10 @@ struct WebhookEventApplier {
     /// Writes the status events and conversation updates gathered over the batch.
     mutating func finish() throws {
         try flushInbound()
+        if !messageStatuses.isEmpty {
+            try MessageStatusWrite.apply(messageStatuses, site: site, now: now, on: connection)
+            messageStatuses.removeAll()
+        }
         try applyRecipientStatuses()
         try attributeReplies()
         // Many rows per statement; a status seen before keeps its row, and is marked applied if it is now.
@@ -357,14 +363,13 @@ struct WebhookEventApplier {
         let error = status.errors.first
         let pricingType = Self.ascii(status.pricing?.type, maxLength: 32)
         let pricingCategory = Self.ascii(status.pricing?.category, maxLength: 32)
-        var matched = false
-        if known != nil, let rank = status.state.rank {
-            matched = try MessageStatusWrite.apply(.init(value: statusValue, rank: rank, at: statusAt, errorCode: error?.code,
-                                                         errorDetails: error.flatMap { $0.details ?? $0.title },
-                                                         pricingType: pricingType, pricingCategory: pricingCategory),
-                                                   wamid: wamid, site: site, now: now, on: connection)
-        } else {
-            matched = known != nil
+        // The message row was read under lock by prefetch(_:), so it stays until the batch's statuses are
+        // written together by finish().
+        let matched = known != nil
+        if matched, let rank = status.state.rank {
+            messageStatuses.append((wamid, .init(value: statusValue, rank: rank, at: statusAt, errorCode: error?.code,
+                                                 errorDetails: error.flatMap { $0.details ?? $0.title },
+                                                 pricingType: pricingType, pricingCategory: pricingCategory)))
         }
         // Any status for one of our sends means Meta accepted it: a send whose answer was lost (a crash,
         // a timeout) is settled here instead of being sent again (§6.5).
@@ -422,9 +427,7 @@ struct WebhookEventApplier {
             let state = group[0].state
             let accountID = group[0].accountID
             func cases(_ value: (RecipientStatus) -> SQLQuery) -> SQLQuery {
-                var query = SQLQuery(unsafeSQL: "CASE id")
-                for status in group { query = "\(query) WHEN \(status.recipientID) THEN \(value(status))" }
-                return "\(query) END"
+                SQLQuery.caseOf("id", group, key: { .uint($0.recipientID) }, value: value)
             }
             let rank = ranks[state]!
             let timeColumn = try SQLIdentifier("\(state)_at")
