@@ -297,37 +297,39 @@ struct CampaignCommand: AsyncParsableCommand {
         }
     }
 
-    struct Pause: AsyncParsableCommand {
+    struct Pause: CampaignTransition {
         static let configuration = CommandConfiguration(abstract: "Pause a running campaign; sends already under way finish.")
         @OptionGroup var site: SiteOptions
         @Argument(help: "The campaign id.") var id: UInt64
-
-        func run() async throws {
-            let id = self.id
-            try await transition(site, "campaign pause") { store, connection in try store.pause(id, on: connection) }
-        }
+        static func change(_ store: CampaignStore, _ id: UInt64, _ connection: MariaDBConnection) throws -> Campaign { try store.pause(id, on: connection) }
     }
 
-    struct Resume: AsyncParsableCommand {
+    struct Resume: CampaignTransition {
         static let configuration = CommandConfiguration(abstract: "Resume a paused campaign, or a halted one once its cause is fixed.")
         @OptionGroup var site: SiteOptions
         @Argument(help: "The campaign id.") var id: UInt64
-
-        func run() async throws {
-            let id = self.id
-            try await transition(site, "campaign resume") { store, connection in try store.resume(id, on: connection) }
-        }
+        static func change(_ store: CampaignStore, _ id: UInt64, _ connection: MariaDBConnection) throws -> Campaign { try store.resume(id, on: connection) }
     }
 
-    struct Cancel: AsyncParsableCommand {
+    struct Cancel: CampaignTransition {
         static let configuration = CommandConfiguration(abstract: "Cancel a campaign; recipients not yet sent are never sent.")
         @OptionGroup var site: SiteOptions
         @Argument(help: "The campaign id.") var id: UInt64
+        static func change(_ store: CampaignStore, _ id: UInt64, _ connection: MariaDBConnection) throws -> Campaign { try store.cancel(id, on: connection) }
+    }
+}
 
-        func run() async throws {
-            let id = self.id
-            try await transition(site, "campaign cancel") { store, connection in try store.cancel(id, on: connection) }
-        }
+/// A subcommand that moves one campaign to another state.
+protocol CampaignTransition: AsyncParsableCommand {
+    var site: CampaignCommand.SiteOptions { get }
+    var id: UInt64 { get }
+    static func change(_ store: CampaignStore, _ id: UInt64, _ connection: MariaDBConnection) throws -> Campaign
+}
+
+extension CampaignTransition {
+    func run() async throws {
+        let id = self.id
+        try await transition(site, "campaign \(String(describing: Self.self).lowercased())") { store, connection in try Self.change(store, id, connection) }
     }
 }
 
