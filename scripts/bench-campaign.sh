@@ -95,7 +95,7 @@ main() {
         [ "$state" = completed ] && break
         [ "$state" = running ] || err "the campaign is $state; see $bench_dir/cloudchatd.log"
         kill -0 "$daemon_pid" 2>/dev/null || err "cloudchatd exited; see $bench_dir/cloudchatd.log"
-        [ $(( $(date +%s) - ${started%.*} )) -le $((recipients / rate * 3 + 120)) ] || err "the campaign did not complete in time"
+        [ $(( $(date +%s) - ${started%.*} )) -le $((recipients * 3 / rate + 120)) ] || err "the campaign did not complete in time"
         # Counting is itself work for the database: the count is shown every 5 s, the state read every 0.2 s.
         polls=$((${polls:-0} + 1))
         if [ $((polls % 25)) = 0 ]; then

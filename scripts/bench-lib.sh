@@ -1,3 +1,5 @@
+# shellcheck shell=sh
+# shellcheck disable=SC2154  # the sourcing script sets bench_db, bench_dir, port, simulator_port, secret, token and repo_root
 # Shared by the sending benchmarks (sourced, not run): a fresh database with a
 # config for a release cloudchatd, the simulator started and awaited, CPU
 # readings from /proc, and a clean stop.

@@ -82,6 +82,17 @@ struct CampaignDefinitionTests {
         #expect(throws: CampaignError.self) { try CSVTable(parsing: "  \n") }
     }
 
+    @Test func theFollowViewMeasuresRateAndTimeLeft() {
+        var meter = CampaignProgressView.RateMeter(window: 5)
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        #expect(meter.rate == nil)
+        for second in 0...10 { meter.add(finished: second * 1000, at: start.addingTimeInterval(Double(second))) }
+        #expect(meter.rate == 1000)
+        #expect(CampaignProgressView.duration(3909) == "1:05:09")
+        #expect(CampaignProgressView.duration(247) == "4:07")
+        #expect(CampaignProgressView.grouped(1234567) == "1,234,567")
+    }
+
     @Test func phoneNumbersAreNormalisedOrRefused() {
         #expect(PhoneNumber.normalized("+1 (650) 555-1234") == "16505551234")
         #expect(PhoneNumber.normalized("0016505551234") == "16505551234")
@@ -223,6 +234,11 @@ struct CampaignStoreTests {
         #expect(throws: CampaignError.self) { try store.start(id, on: fixture.connection) }
         let results = try #require(try fixture.connection.queryFirst("SELECT results_json FROM \(fixture.site.table(.campaigns)) WHERE id = \(id)"))
         #expect(try JSONValue.parse(Array(try results.decode(String.self, at: 0).utf8))["pending"] == 2)
+        let progress = try store.progress(id, on: fixture.connection)
+        let bar = CampaignProgressView.bar(progress, rate: 12.4)
+        #expect(bar.hasPrefix("[........................]   0.0%  0/2  12/s"), "\(bar)")
+        #expect(bar.hasSuffix("cancelled (user)"), "\(bar)")
+        #expect(CampaignProgressView.summary(progress).contains("recipients 2: pending 2, sending 0, sent 0"))
         // Templates that are not approved cannot start a campaign.
         try fixture.addTemplate("winter_clearance", status: "PAUSED")
         #expect(throws: CampaignError.self) { try fixture.createCampaign(template: "winter_clearance") }
