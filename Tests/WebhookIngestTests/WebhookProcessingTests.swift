@@ -369,6 +369,61 @@ struct WebhookProcessingTests {
         }
     }
 
+    @Test func campaignStatusesMoveRecipientsForwardHaltTheCampaignAndRepliesAreCounted() async throws {
+        try await ProcessingFixture.with { fixture in
+            let (connection, site) = (fixture.connection, fixture.site)
+            let campaignID = try connection.execute("""
+                INSERT INTO \(site.table(.campaigns))
+                    (account_id, name, template_id, template_name, template_language, state, started_at, created_at, updated_at)
+                VALUES (\(fixture.accountID), 'Sale', 1, 'spring_sale', 'en_US', 'running', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))
+                """).lastInsertID
+            var recipients: [UInt64] = []
+            for waID in ["16505551234", "16505552222"] {
+                let contactID = try connection.execute("""
+                    INSERT INTO \(site.table(.contacts)) (account_id, wa_id, source, created_at, updated_at)
+                    VALUES (\(fixture.accountID), \(waID), 'import', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))
+                    """).lastInsertID
+                recipients.append(try connection.execute("""
+                    INSERT INTO \(site.table(.campaignRecipients))
+                        (campaign_id, contact_id, state, attempt_count, claimed_at, next_attempt_at, created_at, updated_at)
+                    VALUES (\(campaignID), \(contactID), 'sending', 1, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))
+                    """).lastInsertID)
+            }
+            func callback(_ recipient: UInt64) -> String { #","biz_opaque_callback_data":"cc1:r:\#(recipient):1""# }
+            // The first recipient's statuses arrive backwards, the answer to the send never came (a crash).
+            try fixture.store(envelope(messagesChange(statuses: status("wamid.CAMPAIGN1", "read", at: 1_749_416_600, extra: callback(recipients[0])))))
+            try fixture.store(envelope(messagesChange(statuses: [
+                status("wamid.CAMPAIGN1", "delivered", at: 1_749_416_550, extra: callback(recipients[0])),
+                status("wamid.CAMPAIGN1", "sent", at: 1_749_416_500, extra: callback(recipients[0])),
+            ].joined(separator: ","))))
+            // The second fails at Meta with the spam-rate limit, by webhook.
+            try fixture.store(envelope(messagesChange(statuses: status(
+                "wamid.CAMPAIGN2", "failed", at: 1_749_416_520, recipient: "16505552222",
+                extra: callback(recipients[1]) + #","errors":[{"code":131048,"title":"Spam rate limit hit"}]"#))))
+            // The first writes back within 72 hours.
+            try fixture.store(envelope(messagesChange(contacts: contact("16505551234"),
+                                                      messages: message("wamid.REPLY", at: 1_749_430_000, #""type":"text","text":{"body":"Yes please"}"#))))
+            try await fixture.process()
+            let first = try #require(try connection.queryFirst("""
+                SELECT state, wamid, sent_at IS NOT NULL, delivered_at IS NOT NULL, read_at IS NOT NULL, replied_at IS NOT NULL
+                  FROM \(site.table(.campaignRecipients)) WHERE id = \(recipients[0])
+                """))
+            #expect(try first.decode(String.self, at: 0) == "read")
+            #expect(try first.decode(String?.self, at: 1) == "wamid.CAMPAIGN1")
+            #expect(try (2...5).allSatisfy { try first.decode(Int.self, at: $0) == 1 }, "every time is kept, and the reply counted")
+            let second = try #require(try connection.queryFirst("""
+                SELECT state, state_reason, error_code FROM \(site.table(.campaignRecipients)) WHERE id = \(recipients[1])
+                """))
+            #expect(try second.decode(String.self, at: 0) == "failed" && second.decode(String?.self, at: 1) == "meta_error")
+            #expect(try second.decode(Int?.self, at: 2) == 131048)
+            let campaign = try #require(try connection.queryFirst("""
+                SELECT state, state_reason, error_code FROM \(site.table(.campaigns)) WHERE id = \(campaignID)
+                """))
+            #expect(try campaign.decode(String.self, at: 0) == "halted" && campaign.decode(String?.self, at: 1) == "spam_rate_limit")
+            #expect(try campaign.decode(Int?.self, at: 2) == 131048)
+        }
+    }
+
     @Test func aFailureForStoppedMarketingOptsTheContactOut() async throws {
         try await ProcessingFixture.with { fixture in
             try fixture.insertOutbound(wamid: "wamid.PROMO", to: "16505551234")
