@@ -239,6 +239,11 @@ struct CampaignStoreTests {
         #expect(bar.hasPrefix("[........................]   0.0%  0/2  12/s"), "\(bar)")
         #expect(bar.hasSuffix("cancelled (user)"), "\(bar)")
         #expect(CampaignProgressView.summary(progress).contains("recipients 2: pending 2, sending 0, sent 0"))
+        // A campaign on a halted number neither starts nor resumes until the number is fixed.
+        let other = try fixture.createCampaign()
+        try fixture.connection.execute("UPDATE \(fixture.site.table(.accounts)) SET state = 'halted', state_reason = 'credentials_invalid'")
+        #expect(throws: CampaignError.self) { try store.start(other, on: fixture.connection) }
+        try fixture.connection.execute("UPDATE \(fixture.site.table(.accounts)) SET state = 'active', state_reason = NULL")
         // Templates that are not approved cannot start a campaign.
         try fixture.addTemplate("winter_clearance", status: "PAUSED")
         #expect(throws: CampaignError.self) { try fixture.createCampaign(template: "winter_clearance") }

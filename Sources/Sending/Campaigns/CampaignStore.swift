@@ -147,6 +147,25 @@ public struct CampaignStore: Sendable {
         return inserted.lastInsertID
     }
 
+    /// The WABA of the campaign's number, if the number can send; otherwise an error that says what to do.
+    private func sendingNumber(of campaign: Campaign, on connection: MariaDBConnection) throws -> String {
+        guard let row = try connection.queryFirst("""
+            SELECT waba_id, state, state_reason FROM \(site.table(.accounts)) WHERE id = \(campaign.accountID)
+            """) else {
+            throw CampaignError("the campaign's business number is no longer in \(site)", status: 409)
+        }
+        switch try row.decode(String.self, at: 1) {
+        case "halted":
+            let reason = try row.decode(String?.self, at: 2) ?? "an error from Meta"
+            throw CampaignError("the campaign's business number is halted (\(reason)); fix its cause (in wp-admin, or with "
+                                + "`cloudchatd credentials set`), then try again", status: 409)
+        case "disabled":
+            throw CampaignError("the campaign's business number is disabled; enable it first", status: 409)
+        default:
+            return try row.decode(String.self, at: 0)
+        }
+    }
+
     /// The synced template, if it is APPROVED; otherwise an error that says what to do.
     func approvedTemplate(wabaID: String, name: String, language: String, on connection: MariaDBConnection) throws -> TemplateDefinition {
         guard let row = try connection.queryFirst("""
@@ -217,9 +236,7 @@ public struct CampaignStore: Sendable {
         case .draft, .scheduled: break
         default: throw CampaignError("campaign \(id) is \(campaign.state.rawValue); only a draft or scheduled campaign can be started", status: 409)
         }
-        let wabaID = try connection.queryFirst("SELECT waba_id FROM \(site.table(.accounts)) WHERE id = \(campaign.accountID)")?
-            .decode(String.self, at: 0)
-        guard let wabaID else { throw CampaignError("the campaign's business number is no longer in \(site)", status: 409) }
+        let wabaID = try sendingNumber(of: campaign, on: connection)
         let template = try approvedTemplate(wabaID: wabaID, name: campaign.templateName, language: campaign.templateLanguage, on: connection)
         try Self.check(try CampaignVariables(json: campaign.variables), against: template)
         let moved: MariaDBResult
@@ -295,8 +312,7 @@ public struct CampaignStore: Sendable {
     public func resume(_ id: UInt64, now: Date = Date(), on connection: MariaDBConnection) throws -> Campaign {
         let campaign = try load(id, on: connection)
         if campaign.state == .halted || campaign.state == .paused {
-            let wabaID = try connection.queryFirst("SELECT waba_id FROM \(site.table(.accounts)) WHERE id = \(campaign.accountID)")?
-                .decode(String.self, at: 0) ?? ""
+            let wabaID = try sendingNumber(of: campaign, on: connection)
             _ = try approvedTemplate(wabaID: wabaID, name: campaign.templateName, language: campaign.templateLanguage, on: connection)
         }
         let moved = try connection.execute("""
