@@ -383,7 +383,7 @@ final class NumberSender: Sendable {
         if item.restricted && item.source == "automation" {
             return await fail("restricted", "the contact is restricted: automations do not message them")
         }
-        guard case .object(var body)? = try? JSONValue.parse(Array(item.payloadJSON.utf8)) else {
+        guard case .object(var body)? = item.payloadValue else {
             return await fail("invalid_payload", "payload_json is not a JSON object")
         }
         var template: TemplateDefinition?

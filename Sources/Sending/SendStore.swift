@@ -51,8 +51,30 @@ public struct ClaimedSend: Sendable {
     public let lane: SendPacer.Lane
     /// The Graph message type, or `mark_read`.
     public let type: String
-    /// The Graph body without `to` (outbox rows as the site wrote them; campaign sends built from the template).
-    public let payloadJSON: String
+    /// The Graph body without `to`: an outbox row's text as the site wrote it, or a campaign send built
+    /// from the template (kept as a value, so a thousand sends a second are not written and parsed again).
+    public let payload: Payload
+
+    public enum Payload: Sendable {
+        case text(String)
+        case value(JSONValue)
+    }
+
+    /// The body as JSON text.
+    public var payloadJSON: String {
+        switch payload {
+        case .text(let text): text
+        case .value(let value): value.jsonText
+        }
+    }
+
+    /// The body as a value; nil when the text is not JSON.
+    public var payloadValue: JSONValue? {
+        switch payload {
+        case .text(let text): try? JSONValue.parse(Array(text.utf8))
+        case .value(let value): value
+        }
+    }
     /// `agent`, `automation`, `api` or `campaign`.
     public let source: String
     public let createdByUserID: UInt64?
@@ -121,7 +143,7 @@ public struct SendStore: Sendable {
             ClaimedSend(
                 origin: .outbox(id: try row.decode(UInt64.self, at: 0)), attempt: try row.decode(Int.self, at: 1),
                 contactID: try row.decode(UInt64.self, at: 2), lane: ClaimedSend.lane(priority: try row.decode(Int.self, at: 3)),
-                type: try row.decode(String.self, at: 4), payloadJSON: try row.decode(String.self, at: 5),
+                type: try row.decode(String.self, at: 4), payload: .text(try row.decode(String.self, at: 5)),
                 source: try row.decode(String.self, at: 6), createdByUserID: try row.decode(UInt64?.self, at: 7),
                 recipient: try row.decode(String?.self, at: 9), contactExists: try row.decode(UInt64?.self, at: 8) != nil,
                 restricted: try row.decode(Date?.self, at: 10) != nil, lastInboundAt: try row.decode(Date?.self, at: 11))
@@ -193,7 +215,7 @@ public struct SendStore: Sendable {
                 claimed.append(ClaimedSend(
                     origin: .campaign(id: campaign.campaignID, recipientID: id), attempt: try row.decode(Int.self, at: 1) + 1,
                     contactID: try row.decode(at: 2), lane: .campaign, type: "template",
-                    payloadJSON: JSONValue.object(["template": template]).jsonText, source: "campaign", createdByUserID: nil,
+                    payload: .value(.object(["template": template])), source: "campaign", createdByUserID: nil,
                     recipient: number, contactExists: true, restricted: false, lastInboundAt: nil))
             }
             for (reason, ids) in skipped {
