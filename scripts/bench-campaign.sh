@@ -73,6 +73,7 @@ main() {
          | sed -n 's/^created campaign \([0-9]*\).*/\1/p')
     [ -n "$id" ] || err "the campaign was not created"
 
+    bench_settle_database
     say "Starting cloudchatd, then campaign $id"
     "$bin/cloudchatd" serve --config "$conf" 2>"$bench_dir/cloudchatd.log" &
     daemon_pid=$!

@@ -95,3 +95,20 @@ bench_latency_report() {
             printf "send latency (request to Meta'"'"'s answer): mean %.2f ms; p50 <= %s s, p99 <= %s s, p99.9 <= %s s (histogram bucket bounds)\n", sum / total * 1000, found[1], found[2], found[3]
         }' "$1"
 }
+
+# Waits (at most 60 s) until the database has written out the set-up's changes (dirty pages) and purged
+# old row versions, so the measured part does not pay for the set-up's background work.
+bench_settle_database() {
+    say "Letting the database write out the set-up"
+    pct=$(sql "SELECT @@innodb_max_dirty_pages_pct")
+    sql "SET GLOBAL innodb_max_dirty_pages_pct = 0"
+    i=0
+    while [ "$i" -lt 60 ]; do
+        dirty=$(sql "SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'" | awk '{print $2}')
+        history=$(sql "SHOW ENGINE INNODB STATUS" | sed -n 's/.*History list length \([0-9]*\).*/\1/p')
+        [ "${dirty:-0}" -lt 100 ] && [ "${history:-0}" -lt 1000 ] && break
+        i=$((i + 1))
+        sleep 1
+    done
+    sql "SET GLOBAL innodb_max_dirty_pages_pct = $pct"
+}
