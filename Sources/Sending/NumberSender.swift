@@ -511,7 +511,11 @@ final class NumberSender: Sendable {
             // App, WABA, registration or Flow rate limits: Meta asks for minutes, not seconds.
             await requeue(item, at: now.addingTimeInterval(60), code: error.code, details: details)
         case .retryWithBackoff(let attempts):
-            await retryOrFail(item, attemptsAllowed: attempts + 1, code: error.code, details: details)
+            // A campaign can wait: its recipients get as many tries as a send that could not connect, so a
+            // run of passing errors (5 % of requests failing gives four in a row about once in 160,000) does
+            // not lose anyone.
+            let allowed = item.origin.campaignID == nil ? attempts + 1 : max(attempts + 1, configuration.maximumConnectAttempts)
+            await retryOrFail(item, attemptsAllowed: allowed, code: error.code, details: details)
         case .halt(.template) where item.origin.campaignID != nil:
             // A paused or disabled template stops its campaign; the recipient is sent when it resumes.
             await haltCampaigns([item.origin.campaignID!], reason: GraphErrorAction.haltReason(forCode: error.code), code: error.code, details: details)
