@@ -103,12 +103,7 @@ struct CampaignCommand: AsyncParsableCommand {
                 }
                 return date
             }
-            let csvText = try csv.map { path -> String in
-                guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-                    throw ValidationError("cannot read \(path) as UTF-8 text")
-                }
-                return text
-            }
+            let csvText = try csv.map(readTextFile)
             let type = audience ?? (csv != nil ? "csv" : numbers != nil ? "list" : tags != nil ? "tags" : "all-opted-in")
             var audienceJSON: [String: JSONValue] = ["type": .string(type.replacingOccurrences(of: "-", with: "_"))]
             if type == "tags" {
@@ -170,12 +165,7 @@ struct CampaignCommand: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try site.options.load()
-            let text = try csv.map { path -> String in
-                guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-                    throw ValidationError("cannot read \(path) as UTF-8 text")
-                }
-                return text
-            }
+            let text = try csv.map(readTextFile)
             let (id, phoneColumn) = (self.id, self.phoneColumn)
             let list = numbers.map { $0.split(separator: ",").map(String.init) }
             try await withCampaignSite(configuration, blogID: site.blogID, command: "campaign import") { site, pool in
@@ -365,6 +355,14 @@ private func withCampaignSite(_ configuration: DaemonConfiguration, blogID: Int,
         printError("cloudchatd \(command): \(error)")
         throw ExitStatus.failure
     }
+}
+
+/// A file's text, for imports; a file that is missing or not UTF-8 is a usage error that names it.
+private func readTextFile(_ path: String) throws -> String {
+    guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+        throw ValidationError("cannot read \(path) as UTF-8 text")
+    }
+    return text
 }
 
 /// Tells a running daemon that the site's campaigns changed; false when none answered.
