@@ -19,12 +19,20 @@ import WordPressStore
 /// - `POST /v1/notify` `{"blog_id":1,"topic":"outbox"}`: new outbox rows (or `templates`, `accounts`).
 /// - `POST /v1/credentials`: a business number's credentials; they are checked with Meta, then stored encrypted.
 /// - `POST /v1/templates/sync` `{"blog_id":1}`: syncs the site's templates now and answers the counts.
-/// - `GET /v1/status`: the daemon's version and sending counters.
+/// - `GET /v1/status`: the daemon's version, webhook and sending counters, and the webhook verify token
+///   (for the settings screen, where the site owner copies it into Meta's dashboard).
+/// - `POST /v1/campaigns` `{"blog_id":1,"name":"…","phone_number_id":"…","template_name":"…","template_language":"…",
+///   "variables":{…},"audience":{…},"rate_limit_mps":10,"created_by_user_id":1,"csv":"…","phone_column":"…"}`:
+///   creates a draft (checked against the template) and imports a CSV audience; answered 201 with its progress.
 /// - `POST /v1/campaigns/{id}/{start|schedule|pause|resume|cancel}` `{"blog_id":1}` (`schedule` also
 ///   `"at":"2026-12-01T09:00:00Z"`): a campaign transition, answered with the campaign's progress.
 /// - `POST /v1/campaigns/{id}/recipients` `{"blog_id":1,"csv":"…","phone_column":"phone"}` or
 ///   `{"blog_id":1,"numbers":["…"]}`: adds recipients to a draft, answered with the import report.
 /// - `GET /v1/campaigns/{id}?blog_id=1`: the campaign's progress.
+///
+/// Answers to authentic requests are signed too: `X-CloudChat-Response-Signature: sha256=<hex>`, the
+/// HMAC of `"<request signature>\n<status>\n<body>"`, so the bridge can tell the daemon from any other
+/// process answering on the control port.
 final class ControlAPI: Sendable {
     struct Request: Sendable {
         var method: String
@@ -38,6 +46,8 @@ final class ControlAPI: Sendable {
     struct Response: Sendable, Equatable {
         var status: Int
         var body: [UInt8]
+        /// The `X-CloudChat-Response-Signature` value; set on answers to authentic requests.
+        var signature: String?
 
         init(status: Int, _ members: [String: JSONValue]) {
             self.status = status
@@ -57,10 +67,12 @@ final class ControlAPI: Sendable {
     private let http: GraphHTTPClient
     private let sending: SenderConfiguration
     private let onAccountsChanged: @Sendable () -> Void
+    private let webhookStatus: @Sendable () -> [String: JSONValue]
     private let logger: Logger
 
     init(secret: String?, sites: [WordPressSite], pool: MariaDBPool, vault: CredentialVault, sender: OutboxSenderService,
          templates: TemplateSyncService, http: GraphHTTPClient, sending: SenderConfiguration, logger: Logger,
+         webhookStatus: @escaping @Sendable () -> [String: JSONValue] = { [:] },
          onAccountsChanged: @escaping @Sendable () -> Void) {
         self.secret = secret
         self.sites = sites
@@ -71,12 +83,18 @@ final class ControlAPI: Sendable {
         self.http = http
         self.sending = sending
         self.logger = logger
+        self.webhookStatus = webhookStatus
         self.onAccountsChanged = onAccountsChanged
     }
 
     /// The signature header value for a request, as the bridge computes it.
     static func signature(secret: String, timestamp: String, method: String, path: String, body: [UInt8]) -> String {
         HMACSHA256.signatureHeader(for: Array("\(timestamp)\n\(method)\n\(path)\n".utf8) + body, secret: secret)
+    }
+
+    /// The signature header value of an answer to a request that carried `requestSignature`.
+    static func responseSignature(secret: String, requestSignature: String, status: Int, body: [UInt8]) -> String {
+        HMACSHA256.signatureHeader(for: Array("\(requestSignature)\n\(status)\n".utf8) + body, secret: secret)
     }
 
     func handle(_ request: Request, now: Date = Date()) async -> Response {
@@ -87,6 +105,13 @@ final class ControlAPI: Sendable {
             return Response(status: 503, ["error": "no control_secret is configured in cloudchatd; set the same secret in cloudchatd and in wp-admin"])
         }
         if let refusal = Self.authenticate(request, secret: secret, now: now) { return refusal }
+        var response = await route(request)
+        response.signature = Self.responseSignature(secret: secret, requestSignature: request.headers["x-cloudchat-signature"] ?? "",
+                                                    status: response.status, body: response.body)
+        return response
+    }
+
+    private func route(_ request: Request) async -> Response {
         let path = request.path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.path
         let body = request.body.isEmpty ? JSONValue.object([:]) : (try? JSONValue.parse(request.body))
         switch (request.method, path) {
@@ -118,6 +143,9 @@ final class ControlAPI: Sendable {
             }
         case ("GET", "/v1/status"):
             return Response(status: 200, statusReport())
+        case ("POST", "/v1/campaigns"):
+            guard let body, let site = site(in: body) else { return Self.noSite }
+            return await createCampaign(body, site: site)
         case (_, _) where path.hasPrefix("/v1/campaigns/"):
             return await campaign(request, path: path, body: body)
         case (_, "/v1/notify"), (_, "/v1/credentials"), (_, "/v1/templates/sync"), (_, "/v1/status"):
@@ -139,7 +167,9 @@ final class ControlAPI: Sendable {
         let siteList: [JSONValue] = sites.map { site in
             JSONValue.object(["blog_id": .number(Double(site.blogID)), "prefix": .string(site.tablePrefix)])
         }
-        return ["version": .string(CloudChatVersion.current), "sites": .array(siteList), "sending": .object(sending)]
+        var report: [String: JSONValue] = ["version": .string(CloudChatVersion.current), "sites": .array(siteList), "sending": .object(sending)]
+        report.merge(webhookStatus()) { _, new in new }
+        return report
     }
 
     private static let noSite = Response(status: 400, ["error": "the body must be JSON naming a blog_id this daemon serves"])
@@ -231,6 +261,38 @@ final class ControlAPI: Sendable {
         } catch {
             logger.error("a campaign request failed", metadata: ["blog_id": "\(site.blogID)", "campaign_id": "\(id)", "error": "\(error)"])
             return Response(status: 500, ["error": .string("the campaign could not be read or changed: \(error)")])
+        }
+    }
+
+    private func createCampaign(_ body: JSONValue, site: WordPressSite) async -> Response {
+        guard let name = body["name"]?.stringValue, !name.trimmingCharacters(in: .whitespaces).isEmpty,
+              let number = body["phone_number_id"]?.stringValue, let template = body["template_name"]?.stringValue,
+              let language = body["template_language"]?.stringValue, let audience = body["audience"], case .object = audience else {
+            return Response(status: 400, ["error": "give name, phone_number_id, template_name, template_language and audience"])
+        }
+        var rate: Double?
+        if case .number(let value)? = body["rate_limit_mps"] { rate = value }
+        var creator: UInt64?
+        if case .number(let value)? = body["created_by_user_id"] { creator = UInt64(exactly: value) }
+        let variables = body["variables"].flatMap { $0 == .null ? nil : $0 }
+        let new = NewCampaign(phoneNumberID: number, name: name, templateName: template, templateLanguage: language,
+                              variables: variables, audience: audience, rateLimit: rate, createdByUserID: creator)
+        let store = CampaignStore(site: site)
+        do {
+            let id = try await pool.withConnection { try store.create(new, on: $0) }
+            var answer: [String: JSONValue] = [:]
+            if let csv = body["csv"]?.stringValue, !csv.isEmpty {
+                let column = body["phone_column"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
+                let report = try await pool.withConnection { try CampaignAudience(site: site).importCSV(csv, into: id, phoneColumn: column, on: $0) }
+                answer["import"] = report.json
+            }
+            answer["campaign"] = try await pool.withConnection { try store.progress(id, on: $0) }.json
+            return Response(status: 201, answer)
+        } catch let error as CampaignError {
+            return Response(status: error.status, ["error": .string(error.description)])
+        } catch {
+            logger.error("creating a campaign failed", metadata: ["blog_id": "\(site.blogID)", "error": "\(error)"])
+            return Response(status: 500, ["error": .string("the campaign could not be created: \(error)")])
         }
     }
 

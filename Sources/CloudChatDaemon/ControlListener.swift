@@ -7,7 +7,7 @@ import ServiceLifecycle
 
 /// The control listener: the bridge's signed calls to the daemon (``ControlAPI``), on loopback only.
 ///
-/// Each request is read whole (up to 64 KiB), handed to the API on a task, and
+/// Each request is read whole (up to 8 MiB: a campaign's CSV file comes this way), handed to the API on a task, and
 /// answered on its connection's event loop.
 final class ControlListener: Service {
     private let host: String
@@ -53,7 +53,7 @@ final class ControlRequestHandler: ChannelInboundHandler, RemovableChannelHandle
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    static let maximumBodyBytes = 64 * 1024
+    static let maximumBodyBytes = 8 * 1024 * 1024
     private let api: ControlAPI
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
@@ -80,7 +80,7 @@ final class ControlRequestHandler: ChannelInboundHandler, RemovableChannelHandle
             guard let head else { return }
             self.head = nil
             if tooLarge {
-                return respond(.init(status: 413, ["error": "the request body is over 64 KiB"]), keepAlive: false, context: context)
+                return respond(.init(status: 413, ["error": "the request body is over 8 MiB"]), keepAlive: false, context: context)
             }
             let request = ControlAPI.Request(
                 method: head.method.rawValue, path: head.uri,
@@ -113,6 +113,7 @@ final class ControlRequestHandler: ChannelInboundHandler, RemovableChannelHandle
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")
         headers.add(name: "Content-Length", value: String(response.body.count))
+        if let signature = response.signature { headers.add(name: "X-CloudChat-Response-Signature", value: signature) }
         if !keepAlive { headers.add(name: "Connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: response.status), headers: headers))),
                       promise: nil)

@@ -162,6 +162,15 @@ public enum Daemon {
             host: configuration.controlHost, port: configuration.controlPort,
             api: ControlAPI(secret: configuration.controlSecret, sites: sites, pool: database.pool, vault: vault, sender: sender,
                             templates: templates, http: graphHTTP, sending: sending, logger: logger,
+                            webhookStatus: { [door = metrics.door, verifyToken = configuration.webhookVerifyToken] in
+                                let written = writer.currentStatistics
+                                var status: [String: JSONValue] = ["webhooks": .object([
+                                    "accepted": .number(Double(door.accepted.load(ordering: .relaxed))),
+                                    "stored": .number(Double(written.stored)), "spooled": .number(Double(written.spooled)),
+                                ])]
+                                if let verifyToken { status["webhook_verify_token"] = .string(verifyToken) }
+                                return status
+                            },
                             onAccountsChanged: { routing.reloadNow() }),
             logger: logger, onListening: onControlListening)
         if configuration.controlSecret == nil {

@@ -87,6 +87,53 @@ struct ControlAPITests {
         }
     }
 
+    @Test func answersAreSignedOverTheRequestSoTheBridgeCanTellTheDaemon() async throws {
+        try await RunningDaemon.with(configure: {
+            $0.controlSecret = Self.secret
+            $0.webhookVerifyToken = "verify-token-for-meta"
+        }) { daemon in
+            let stamp = String(Int(Date().timeIntervalSince1970))
+            let signature = ControlAPI.signature(secret: Self.secret, timestamp: stamp, method: "GET", path: "/v1/status", body: [])
+            let response = try await LoopbackHTTPClient.send("GET", port: daemon.controlPort, path: "/v1/status", headers: [
+                "X-CloudChat-Timestamp": stamp, "X-CloudChat-Signature": signature,
+            ])
+            #expect(response.status == 200)
+            let expected = ControlAPI.responseSignature(secret: Self.secret, requestSignature: signature, status: 200, body: response.body)
+            #expect(response.headers["x-cloudchat-response-signature"] == expected)
+            #expect(expected != ControlAPI.responseSignature(secret: "another-secret", requestSignature: signature, status: 200, body: response.body))
+            #expect(response.text.contains(#""webhook_verify_token":"verify-token-for-meta""#))
+            #expect(response.text.contains(#""webhooks":{"#))
+            let unsigned = try await LoopbackHTTPClient.send("GET", port: daemon.controlPort, path: "/v1/status")
+            #expect(unsigned.status == 401 && unsigned.headers["x-cloudchat-response-signature"] == nil)
+        }
+    }
+
+    @Test func campaignsAreCreatedCheckedAndImportedInOneCall() async throws {
+        try await RunningDaemon.with(configure: { $0.controlSecret = Self.secret }) { daemon in
+            let (connection, site) = (daemon.connection, daemon.site)
+            try connection.execute("""
+                INSERT INTO \(site.table(.accounts)) (waba_id, phone_number_id, state, created_at, updated_at)
+                VALUES ('102290129340398', '106540352242922', 'active', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))
+                """)
+            try connection.execute("""
+                INSERT INTO \(site.table(.templates)) (waba_id, name, language, status, parameter_format, components_json, created_at, updated_at)
+                VALUES ('102290129340398', 'order_update', 'en_US', 'APPROVED', 'POSITIONAL',
+                        '[{"type":"BODY","text":"Order {{1}} is {{2}}"}]', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))
+                """)
+            let definition = #""name":"Orders","phone_number_id":"106540352242922","template_name":"order_update","template_language":"en_US","audience":{"type":"csv"}"#
+            let missing = try await Self.signed(daemon, "POST", "/v1/campaigns", #"{"blog_id":1,\#(definition)}"#)
+            #expect(missing.0 == 400, "the template takes two parameters and none are mapped: \(missing.1)")
+            let variables = #""variables":{"body":[{"column":"order"},{"text":"shipped"}]},"created_by_user_id":7"#
+            let created = try await Self.signed(daemon, "POST", "/v1/campaigns",
+                                                #"{"blog_id":1,\#(definition),\#(variables),"csv":"phone,order\n+16505550001,A-1\n+16505550002,\n"}"#)
+            #expect(created.0 == 201, "\(created.1)")
+            #expect(created.1.contains(#""state":"draft""#) && created.1.contains(#""added":1"#) && created.1.contains(#""line":3"#), "\(created.1)")
+            let creator = try connection.queryFirst("SELECT created_by_user_id FROM \(site.table(.campaigns))")?.decode(Int.self, at: 0)
+            #expect(creator == 7)
+            #expect(try await Self.signed(daemon, "POST", "/v1/campaigns", #"{"blog_id":1,"name":"x"}"#).0 == 400)
+        }
+    }
+
     @Test func withoutASecretItSaysWhatToConfigure() async throws {
         try await RunningDaemon.with { daemon in
             let answer = try await Self.signed(daemon, "POST", "/v1/notify", #"{"blog_id":1}"#)
