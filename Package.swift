@@ -82,6 +82,14 @@ let package = Package(
         ),
         // Inbound media: downloads, checksum checks and files under the media directory.
         .target(
+            name: "Privacy",
+            dependencies: [
+                "MariaDB",
+                "WordPressStore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "MediaDownload",
             dependencies: [
                 "MariaDB",
@@ -123,6 +131,7 @@ let package = Package(
                 "WebhookIngest",
                 "Sending",
                 "MediaDownload",
+                "Privacy",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -2,6 +2,8 @@ import CloudChatCrypto
 import Foundation
 import Logging
 import MariaDB
+import MediaDownload
+import Privacy
 import Sending
 import Synchronization
 import WebhookIngest
@@ -29,6 +31,8 @@ import WordPressStore
 /// - `POST /v1/campaigns/{id}/recipients` `{"blog_id":1,"csv":"…","phone_column":"phone"}` or
 ///   `{"blog_id":1,"numbers":["…"]}`: adds recipients to a draft, answered with the import report.
 /// - `GET /v1/campaigns/{id}?blog_id=1`: the campaign's progress.
+/// - `POST /v1/contacts/{id}/erase` `{"blog_id":1,"actor_user_id":3}`: erases the contact, its messages,
+///   files and raw webhooks (docs/schema.md §7); answered with the counts removed per table.
 ///
 /// Answers to authentic requests are signed too: `X-CloudChat-Response-Signature: sha256=<hex>`, the
 /// HMAC of `"<request signature>\n<status>\n<body>"`, so the bridge can tell the daemon from any other
@@ -68,11 +72,12 @@ final class ControlAPI: Sendable {
     private let sending: SenderConfiguration
     private let onAccountsChanged: @Sendable () -> Void
     private let webhookStatus: @Sendable () -> [String: JSONValue]
+    private let uploadsDirectory: String
     private let logger: Logger
 
     init(secret: String?, sites: [WordPressSite], pool: MariaDBPool, vault: CredentialVault, sender: OutboxSenderService,
          templates: TemplateSyncService, http: GraphHTTPClient, sending: SenderConfiguration, logger: Logger,
-         webhookStatus: @escaping @Sendable () -> [String: JSONValue] = { [:] },
+         webhookStatus: @escaping @Sendable () -> [String: JSONValue] = { [:] }, uploadsDirectory: String = "/var/lib/cloudchat/uploads",
          onAccountsChanged: @escaping @Sendable () -> Void) {
         self.secret = secret
         self.sites = sites
@@ -84,6 +89,7 @@ final class ControlAPI: Sendable {
         self.sending = sending
         self.logger = logger
         self.webhookStatus = webhookStatus
+        self.uploadsDirectory = uploadsDirectory
         self.onAccountsChanged = onAccountsChanged
     }
 
@@ -146,6 +152,9 @@ final class ControlAPI: Sendable {
         case ("POST", "/v1/campaigns"):
             guard let body, let site = site(in: body) else { return Self.noSite }
             return await createCampaign(body, site: site)
+        case ("POST", _) where path.hasPrefix("/v1/contacts/") && path.hasSuffix("/erase"):
+            guard let body, let site = site(in: body) else { return Self.noSite }
+            return await eraseContact(path: path, body: body, site: site)
         case (_, _) where path.hasPrefix("/v1/campaigns/"):
             return await campaign(request, path: path, body: body)
         case (_, "/v1/notify"), (_, "/v1/credentials"), (_, "/v1/templates/sync"), (_, "/v1/status"):
@@ -293,6 +302,30 @@ final class ControlAPI: Sendable {
         } catch {
             logger.error("creating a campaign failed", metadata: ["blog_id": "\(site.blogID)", "error": "\(error)"])
             return Response(status: 500, ["error": .string("the campaign could not be created: \(error)")])
+        }
+    }
+
+    // MARK: Contacts
+
+    private func eraseContact(path: String, body: JSONValue, site: WordPressSite) async -> Response {
+        let parts = path.split(separator: "/")  // v1, contacts, id, erase
+        guard parts.count == 4, let id = UInt64(parts[2]) else {
+            return Response(status: 404, ["error": .string("no such control endpoint: \(path.prefix(100))")])
+        }
+        var actor: UInt64?
+        if case .number(let value)? = body["actor_user_id"] { actor = UInt64(exactly: value) }
+        let eraser = ContactEraser(site: site, mediaDirectory: MediaStorage.defaultRoot(of: site, uploadsDirectory: uploadsDirectory),
+                                   logger: logger)
+        do {
+            let report = try await eraser.erase(contactID: id, actorUserID: actor, pool: pool)
+            return Response(status: 200, [
+                "erased": .object(report.rowsByTable.mapValues { .number(Double($0)) }), "files": .number(Double(report.files)),
+            ])
+        } catch let failure as ContactEraser.Failure {
+            return Response(status: failure.status, ["error": .string(failure.description)])
+        } catch {
+            logger.error("erasing a contact failed", metadata: ["blog_id": "\(site.blogID)", "contact_id": "\(id)", "error": "\(error)"])
+            return Response(status: 500, ["error": .string("the contact could not be erased completely; run the erasure again: \(error)")])
         }
     }
 

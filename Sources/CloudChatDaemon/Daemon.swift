@@ -171,6 +171,7 @@ public enum Daemon {
                                 if let verifyToken { status["webhook_verify_token"] = .string(verifyToken) }
                                 return status
                             },
+                            uploadsDirectory: uploads,
                             onAccountsChanged: { routing.reloadNow() }),
             logger: logger, onListening: onControlListening)
         if configuration.controlSecret == nil {
