@@ -9,7 +9,24 @@
 	'use strict';
 
 	const { __, sprintf } = wp.i18n;
-	const config = window.cloudchatAdmin || {};
+	const config = normalizeConfig( window.cloudchatAdmin || {} );
+
+	/**
+	 * wp_localize_script() turns top-level scalars into strings (true → "1",
+	 * false → "", 3 → "3"): read them back as the booleans and numbers they were.
+	 */
+	function normalizeConfig( raw ) {
+		const flag = ( value ) => value === true || value === 1 || value === '1' || value === 'true';
+		const number = ( value, fallback ) => ( value === '' || value === null || value === undefined || ! isFinite( Number( value ) ) ? fallback : Number( value ) );
+		return Object.assign( {}, raw, {
+			canManage: flag( raw.canManage ),
+			// Missing means unknown: no banner until a call fails.
+			daemonReachable: raw.daemonReachable === undefined ? true : flag( raw.daemonReachable ),
+			gmtOffset: number( raw.gmtOffset, null ),
+			pollSeconds: number( raw.pollSeconds, 3 ),
+			userId: number( raw.userId, 0 ),
+		} );
+	}
 
 	// Properties that must be set on the element rather than as attributes,
 	// and after the children exist (a select's value needs its options).
@@ -161,11 +178,10 @@
 
 	function settingsLink() {
 		const text = __( 'The settings page has a connection test.', 'cloudchat' );
-		// Only link when PHP names the page: a guessed address could be wrong.
-		if ( ! config.canManage || ! config.settingsUrl ) {
+		if ( ! config.canManage || ! config.adminUrl ) {
 			return text;
 		}
-		return h( 'a', { href: config.settingsUrl }, text );
+		return h( 'a', { href: config.adminUrl + 'admin.php?page=cloudchat-settings' }, text );
 	}
 
 	/** Removes the daemon banner, once a call shows the service answers again. */
@@ -231,7 +247,7 @@
 	}() );
 
 	function offsetMinutes( text ) {
-		if ( typeof config.gmtOffset === 'number' && isFinite( config.gmtOffset ) ) {
+		if ( config.gmtOffset !== null ) {
 			return Math.round( config.gmtOffset * 60 );
 		}
 		const match = /^([+-])(\d{1,2}):?(\d{2})?$/.exec( text || '' );
@@ -462,10 +478,16 @@
 			return '';
 		}
 		const number = account.display_phone_number ? formatPhone( account.display_phone_number ) : '';
-		if ( account.label && number ) {
-			return account.label + ' (' + number + ')';
+		let label = account.label && number ? account.label + ' (' + number + ')' : account.label || number;
+		if ( ! label ) {
+			/* translators: %d: account id. */
+			label = sprintf( __( 'Number #%d', 'cloudchat' ), account.id );
 		}
-		return account.label || number || sprintf( /* translators: %d: account id. */ __( 'Number #%d', 'cloudchat' ), account.id );
+		if ( account.state && account.state !== 'active' ) {
+			/* translators: 1: business number, 2: its state, such as "halted". */
+			label = sprintf( __( '%1$s — %2$s', 'cloudchat' ), label, account.state );
+		}
+		return label;
 	}
 
 	/** A safe link target: http(s) or a path on this site, else null (never javascript: or data:). */
