@@ -85,25 +85,23 @@ final class CloudChat_Admin {
 		wp_set_script_translations( 'cloudchat-admin', 'cloudchat', CLOUDCHAT_PLUGIN_DIR . 'languages' );
 		wp_set_script_translations( 'cloudchat-' . $screen, 'cloudchat', CLOUDCHAT_PLUGIN_DIR . 'languages' );
 		$ready = CloudChat_Schema::is_ready();
-		wp_localize_script(
-			'cloudchat-admin',
-			'cloudchatAdmin',
-			array(
-				'screen'          => $screen,
-				'timezone'        => wp_timezone_string(),
-				'gmtOffset'       => (float) get_option( 'gmt_offset', 0 ),
-				'userId'          => get_current_user_id(),
-				'canManage'       => current_user_can( CloudChat_Roles::MANAGE ),
-				'daemonReachable' => ( new CloudChat_Daemon_Client() )->is_reachable(),
-				'schema'          => array(
-					'installed' => CloudChat_Schema::installed_version(),
-					'required'  => CLOUDCHAT_REQUIRED_DB_VERSION,
-				),
-				'accounts'        => $ready ? self::account_choices() : array(),
-				'pollSeconds'     => 3,
-				'adminUrl'        => admin_url(),
-			)
+		// JSON rather than wp_localize_script(), which turns top-level booleans and numbers into strings.
+		$config = array(
+			'screen'          => $screen,
+			'timezone'        => wp_timezone_string(),
+			'gmtOffset'       => (float) get_option( 'gmt_offset', 0 ),
+			'userId'          => get_current_user_id(),
+			'canManage'       => current_user_can( CloudChat_Roles::MANAGE ),
+			'daemonReachable' => ( new CloudChat_Daemon_Client() )->is_reachable(),
+			'schema'          => array(
+				'installed' => CloudChat_Schema::installed_version(),
+				'required'  => CLOUDCHAT_REQUIRED_DB_VERSION,
+			),
+			'accounts'        => $ready ? self::account_choices() : array(),
+			'pollSeconds'     => 3,
+			'adminUrl'        => admin_url(),
 		);
+		wp_add_inline_script( 'cloudchat-admin', 'window.cloudchatAdmin = ' . wp_json_encode( $config ) . ';', 'before' );
 	}
 
 	/**
