@@ -498,7 +498,7 @@
 				h(
 					'div',
 					{ class: 'cloudchat-message-meta' },
-					h( 'time', { class: 'cloudchat-message-time', datetime: message.at || null }, C.formatTime( message.at ) ),
+					h( 'time', { class: 'cloudchat-message-time', datetime: message.at || null, title: C.formatTime( message.at ) }, C.formatTime( message.at, 'short' ) ),
 					outbound ? tick( message ) : null
 				)
 			)
