@@ -105,7 +105,7 @@ final class CloudChat_Admin {
 	}
 
 	/**
-	 * The numbers a person may pick for imports and campaigns: id, label and number only.
+	 * The numbers a person may pick for imports and campaigns: id, WABA, label and number only.
 	 *
 	 * @return array[]
 	 */
@@ -114,6 +114,7 @@ final class CloudChat_Admin {
 		foreach ( CloudChat_REST_Settings::accounts() as $account ) {
 			$choices[] = array(
 				'id'                   => $account['id'],
+				'waba_id'              => $account['waba_id'],
 				'label'                => $account['label'],
 				'display_phone_number' => $account['display_phone_number'],
 				'state'                => $account['state'],

@@ -66,7 +66,7 @@
 				'form',
 				{ class: 'cloudchat-settings-form', onSubmit: submit },
 				h( 'table', { class: 'form-table', role: 'presentation' }, h( 'tbody', null,
-					formRow( 'cloudchat-daemon-url', __( 'Service address', 'cloudchat' ), daemonUrl, __( 'Where cloudchatd\'s control API listens on this server (control_host and control_port in its configuration).', 'cloudchat' ) ),
+					formRow( 'cloudchat-daemon-url', __( 'Service address', 'cloudchat' ), daemonUrl, __( 'Where cloudchatd\'s control API listens on this server (control_listen in its configuration).', 'cloudchat' ) ),
 					formRow( 'cloudchat-control-secret', __( 'Control secret', 'cloudchat' ), secret, secretNote ),
 					formRow( 'cloudchat-webhook-url', __( 'Public webhook address', 'cloudchat' ), webhookUrl, __( 'The https address at which Meta reaches cloudchatd\'s webhook listener from the internet. Meta calls it with every message and status.', 'cloudchat' ) ),
 					formRow(
