@@ -3,13 +3,16 @@
 # Idempotent: with everything present it changes nothing and needs no network.
 #
 #   scripts/install-deps.sh            build and test dependencies
-#   scripts/install-deps.sh --print    only list the packages
+#   scripts/install-deps.sh --print    only list the Debian packages
 set -eu
 
 say() { printf 'install-deps: %s\n' "$*"; }
 err() { printf 'install-deps: error: %s\n' "$*" >&2; exit 1; }
 
 packages="mariadb-server mariadb-client libmariadb-dev libcurl4-openssl-dev libssl-dev pkg-config shellcheck curl openssl"
+# The WordPress plugin's tests: Debian's WordPress served by PHP's built-in
+# server, PHPUnit, and headless Chromium driven by Selenium (Python, from pip).
+packages="$packages wordpress php-cli php-mysql php-curl php-mbstring phpunit chromium chromium-driver"
 
 missing_packages() {
     for package in $packages; do
@@ -36,6 +39,13 @@ main() {
         $sudo apt-get update -qq
         # shellcheck disable=SC2086 # the package list is meant to split
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    fi
+    if ! python3 -c 'import selenium' >/dev/null 2>&1; then
+        command -v python3 >/dev/null 2>&1 || err "python3 is not installed; install Python 3 with pip"
+        python3 -m pip --version >/dev/null 2>&1 || err "python3 has no pip; install pip, then run: python3 -m pip install 'selenium>=4.10,<5'"
+        say "installing selenium for Python (pip)"
+        python3 -m pip install --quiet 'selenium>=4.10,<5' \
+            || err "pip could not install selenium; in a virtual environment run: python3 -m pip install 'selenium>=4.10,<5'"
     fi
     if ! command -v swift >/dev/null 2>&1; then
         if [ -x /opt/swift/usr/bin/swift ]; then
