@@ -2,8 +2,11 @@
 # Runs the whole test suite against a real, throwaway MariaDB server.
 #
 # Installs missing Debian packages, starts the server (scripts/mariadb-dev.sh),
-# builds everything (the tests run the cloudchatd binary too) and runs the tests.
-# Extra arguments go to `swift test`, e.g. `scripts/test.sh --filter Pool`.
+# builds everything (the tests run the cloudchatd binary too) and runs the tests:
+# `swift test`, then the WordPress plugin's tests in a real WordPress and a
+# headless browser (scripts/test-wordpress.sh; screenshots in
+# test-artifacts/wordpress/). Extra arguments go to `swift test`, e.g.
+# `scripts/test.sh --filter Pool`.
 set -eu
 
 repo_root=$(CDPATH='' cd -- "$(dirname -- "$0")/.." && pwd)
@@ -17,3 +20,4 @@ eval "$(scripts/mariadb-dev.sh env)"
 shellcheck scripts/*.sh .ci/run
 swift build --build-tests
 swift test --skip-build "$@"
+scripts/test-wordpress.sh --bin-dir "$(swift build --show-bin-path)"
