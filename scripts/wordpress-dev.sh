@@ -69,7 +69,7 @@ running() {
     server_pid >/dev/null && answers
 }
 
-# The WordPress files: a copy of Debian's package (symlinks kept), made whole
+# The WordPress files: a copy of Debian's package (symlinks made absolute), made whole
 # or not at all.
 copy_site() {
     [ -d "$package_dir/wp-includes" ] || err "Debian's wordpress package is missing ($package_dir); run: scripts/install-deps.sh"
@@ -78,6 +78,12 @@ copy_site() {
         rm -rf "$site.partial"
         mkdir -p "$(dirname -- "$site")"
         cp -a "$package_dir" "$site.partial"
+        # Debian links some bundled libraries with relative paths (for example
+        # wp-includes/js/underscore.min.js -> ../../../javascript/...), which
+        # point nowhere from the copy: make each link absolute.
+        (cd "$site.partial" && find . -type l) | while IFS= read -r link; do
+            ln -sfn "$(readlink -f "$package_dir/$link")" "$site.partial/$link"
+        done
         # Debian's wp-config.php reads /etc/wordpress; ours replaces it below.
         rm -f "$site.partial/wp-config.php" "$site.partial/.htaccess"
         mv "$site.partial" "$site"
