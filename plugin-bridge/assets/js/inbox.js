@@ -260,6 +260,7 @@
 		let headerSignature = null;
 		let windowRefusedFor; // last_inbound_at when the server answered 409 window closed
 		let stickToBottom = true;
+		let bannerForQueuedReply = false; // raised the daemon banner for a reply it did not hear of
 
 		const header = h( 'header', { class: 'cloudchat-thread-header' } );
 		const loadSlot = C.noticeSlot();
@@ -367,6 +368,11 @@
 		}
 
 		function showMessages( next ) {
+			// Queued replies leaving the queue show the daemon is back.
+			if ( bannerForQueuedReply && ! next.some( ( item ) => item.status === 'queued' ) ) {
+				bannerForQueuedReply = false;
+				C.hideDaemonBanner();
+			}
 			const wasAtBottom = messages.length === 0 || isAtBottom();
 			messages = next;
 			const changed = renderer.render( messages );
@@ -376,7 +382,13 @@
 		}
 
 		// A reply the server just queued: shown at once, before the next poll.
-		function addMessage( message ) {
+		// The daemon not hearing of it means it is down: the reply waits in the queue.
+		function addMessage( answer ) {
+			if ( answer && answer.daemon_notified === false ) {
+				C.banner();
+				bannerForQueuedReply = true;
+			}
+			const message = answer && answer.message;
 			if ( ! message || messages.some( ( item ) => item.id === message.id ) ) {
 				return;
 			}
@@ -750,7 +762,7 @@
 					textarea.value = '';
 					draft = '';
 					C.clearNotice( slot );
-					options.onSent( answer && answer.message );
+					options.onSent( answer );
 					textarea.focus();
 				} catch ( error ) {
 					if ( error && error.code === 'cloudchat_window_closed' ) {
@@ -836,7 +848,7 @@
 						input.value = '';
 					} );
 					C.clearNotice( slot );
-					options.onSent( answer && answer.message );
+					options.onSent( answer );
 				} catch ( error ) {
 					C.showError( slot, error );
 				} finally {

@@ -281,7 +281,8 @@ class CloudChat_REST_Inbox extends CloudChat_REST_Controller {
 		if ( 0 === $id ) {
 			return new WP_Error( 'cloudchat_database_error', __( 'The reply could not be queued. The details are in the PHP error log.', 'cloudchat' ), array( 'status' => 500 ) );
 		}
-		( new CloudChat_Daemon_Client() )->notify( 'outbox' );
+		// When the daemon is down the reply stays queued; it sends it once it is back.
+		$notified = ( new CloudChat_Daemon_Client() )->notify( 'outbox' );
 		$row = array(
 			'id'            => $id,
 			'type'          => $type,
@@ -292,7 +293,13 @@ class CloudChat_REST_Inbox extends CloudChat_REST_Controller {
 			'error_details' => null,
 			'created_at'    => $now,
 		);
-		return new WP_REST_Response( array( 'message' => self::outbox_json( $row ) ), 201 );
+		return new WP_REST_Response(
+			array(
+				'message'         => self::outbox_json( $row ),
+				'daemon_notified' => $notified,
+			),
+			201
+		);
 	}
 
 	/**
