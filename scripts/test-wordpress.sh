@@ -40,7 +40,6 @@ app_secret=e2e-app-secret
 verify_token=e2e-verify-token
 
 simulator_pid=""
-daemon_pid=""
 started_wordpress=""
 
 port_in_use() {
@@ -96,10 +95,19 @@ print_logs() {
     fi
 }
 
+# The daemon's pid is kept in a file: the outage test stops it and starts
+# another, and writes the new pid there.
+daemon_pid() {
+    [ -f "$run_dir/daemon.pid" ] || return 0
+    pid=$(cat "$run_dir/daemon.pid")
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "cloudchatd serve" && printf '%s\n' "$pid"
+    return 0
+}
+
 cleanup() {
     status=$?
     trap - EXIT INT TERM
-    stop_process "$daemon_pid" cloudchatd
+    stop_process "$(daemon_pid)" cloudchatd
     stop_process "$simulator_pid" "the simulator"
     [ -z "$started_wordpress" ] || scripts/wordpress-dev.sh stop >/dev/null || true
     [ "$status" -eq 0 ] || print_logs
@@ -174,8 +182,8 @@ CONF
     say "Starting cloudchatd on 127.0.0.1:$http_port (control API 127.0.0.1:$control_port)"
     "$bin_dir/cloudchatd" serve --config "$run_dir/cloudchatd.conf" --wordpress "$CLOUDCHAT_WP_DIR" \
         --log-level info >"$run_dir/daemon.log" 2>&1 &
-    daemon_pid=$!
-    wait_for "$daemon_pid" 300 cloudchatd "$run_dir/daemon.log" curl -sf -o /dev/null "http://127.0.0.1:$http_port/readyz"
+    echo $! >"$run_dir/daemon.pid"
+    wait_for "$(cat "$run_dir/daemon.pid")" 300 cloudchatd "$run_dir/daemon.log" curl -sf -o /dev/null "http://127.0.0.1:$http_port/readyz"
 
     if [ -f plugin-bridge/tests/unit/phpunit.xml ]; then
         say "The plugin's unit tests (PHPUnit)"
@@ -193,6 +201,12 @@ CONF
     CLOUDCHAT_E2E_ACCESS_TOKEN=$access_token
     CLOUDCHAT_E2E_APP_SECRET=$app_secret
     CLOUDCHAT_E2E_ARTIFACTS=$artifacts
+    # The outage test restarts cloudchatd as above from these.
+    CLOUDCHAT_E2E_DAEMON_BIN=$bin_dir/cloudchatd
+    CLOUDCHAT_E2E_DAEMON_CONFIG=$run_dir/cloudchatd.conf
+    CLOUDCHAT_E2E_DAEMON_LOG=$run_dir/daemon.log
+    CLOUDCHAT_E2E_DAEMON_PID_FILE=$run_dir/daemon.pid
+    export CLOUDCHAT_E2E_DAEMON_BIN CLOUDCHAT_E2E_DAEMON_CONFIG CLOUDCHAT_E2E_DAEMON_LOG CLOUDCHAT_E2E_DAEMON_PID_FILE
     export CLOUDCHAT_E2E_SIMULATOR_URL CLOUDCHAT_E2E_DAEMON_URL CLOUDCHAT_E2E_CONTROL_URL CLOUDCHAT_E2E_CONTROL_SECRET
     export CLOUDCHAT_E2E_PHONE_NUMBER_ID CLOUDCHAT_E2E_WABA_ID CLOUDCHAT_E2E_DISPLAY_NUMBER CLOUDCHAT_E2E_ACCESS_TOKEN
     export CLOUDCHAT_E2E_APP_SECRET CLOUDCHAT_E2E_ARTIFACTS

@@ -10,6 +10,7 @@ from http import cookiejar
 import json
 import os
 import re
+import signal
 import subprocess
 import time
 import unittest
@@ -336,6 +337,68 @@ def simulator_inbound(wa_id, name, text):
 
 
 # ---------------------------------------------------------------------------
+# cloudchatd, stopped and started again by the outage test
+
+
+def _daemon_pid():
+    with open(env("CLOUDCHAT_E2E_DAEMON_PID_FILE")) as file:
+        return int(file.read().strip())
+
+
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A finished child of another process lingers as a zombie until reaped.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def stop_daemon(timeout=15):
+    """Stops cloudchatd with SIGTERM, as systemd would, and waits for it to exit."""
+    pid = _daemon_pid()
+    if not _process_alive(pid):
+        raise AssertionError(f"cloudchatd (pid {pid}) is not running")
+    os.kill(pid, signal.SIGTERM)
+    wait_until(lambda: not _process_alive(pid), timeout, f"cloudchatd (pid {pid}) did not exit after SIGTERM")
+    wait_until(lambda: _refused(settings().control_url + "/v1/status"), 5,
+               "the control API still answers after cloudchatd exited")
+
+
+def _refused(url):
+    try:
+        urllib.request.urlopen(url, timeout=2)
+    except urllib.error.HTTPError:
+        return False
+    except (urllib.error.URLError, ConnectionError):
+        return True
+    return False
+
+
+def start_daemon(timeout=30):
+    """Starts cloudchatd again with the harness's command line; its pid replaces
+    the old one in the pid file, so the harness stops it at the end."""
+    with open(env("CLOUDCHAT_E2E_DAEMON_LOG"), "ab") as log:
+        process = subprocess.Popen(
+            [env("CLOUDCHAT_E2E_DAEMON_BIN"), "serve", "--config", env("CLOUDCHAT_E2E_DAEMON_CONFIG"),
+             "--wordpress", settings().site_dir, "--log-level", "info"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+    with open(env("CLOUDCHAT_E2E_DAEMON_PID_FILE"), "w") as file:
+        file.write(f"{process.pid}\n")
+
+    def ready():
+        if process.poll() is not None:
+            raise AssertionError(f"cloudchatd exited with {process.returncode} while starting; see {env('CLOUDCHAT_E2E_DAEMON_LOG')}")
+        return http("GET", settings().daemon_url + "/readyz", timeout=2).status == 200
+    wait_until(ready, timeout, "cloudchatd did not get ready after the restart")
+    return process.pid
+
+
+# ---------------------------------------------------------------------------
 # Site set-up without the browser, for tests run on their own
 
 
@@ -499,6 +562,44 @@ class BrowserTestCase(unittest.TestCase):
         except Exception as error:  # noqa: BLE001 - the explanation must not hide the failure
             details.append(f"(could not inspect the page: {error!r})")
         return "\n  ".join(details)
+
+    # -- the inbox
+
+    def conversation_item(self, name):
+        """The inbox list's entry for a contact, or None."""
+        from selenium.webdriver.common.by import By
+
+        for item in self.driver.find_elements(By.CSS_SELECTOR, ".cloudchat-conversation"):
+            if name in item.text:
+                return item
+        return None
+
+    def open_conversation(self, name):
+        self.wait(lambda d: self.conversation_item(name), f"no .cloudchat-conversation for {name} in the inbox", timeout=20)
+        # The list is re-rendered as it polls; click whichever element shows the conversation now.
+        self.wait(lambda d: self.conversation_item(name).click() or True, f"could not open the conversation with {name}", timeout=10)
+
+    def outbound_message(self, text):
+        """The open thread's outbound message whose body holds text, or None."""
+        from selenium.webdriver.common.by import By
+
+        for message in self.driver.find_elements(By.CSS_SELECTOR, '.cloudchat-message[data-direction="outbound"]'):
+            bodies = message.find_elements(By.CSS_SELECTOR, ".cloudchat-message-body")
+            if bodies and text in bodies[0].text:
+                return message
+        return None
+
+    def outbound_status(self, text):
+        message = self.outbound_message(text)
+        return message.get_attribute("data-status") if message is not None else None
+
+    def send_reply(self, text):
+        from selenium.webdriver.common.by import By
+
+        field = self.wait_for_css("#cloudchat-reply-text", visible=True)
+        field.send_keys(text)
+        self.driver.find_element(By.CSS_SELECTOR, "#cloudchat-reply-send").click()
+        self.wait(lambda d: self.outbound_message(text), "the reply does not appear in the thread", timeout=15)
 
     # -- screenshots
 

@@ -25,17 +25,11 @@ class InboxTest(e2e.BrowserTestCase):
         self.log_in("agent")
         self.open_admin_page("cloudchat")
 
-        def conversation(driver):
-            for item in driver.find_elements(By.CSS_SELECTOR, ".cloudchat-conversation"):
-                if e2e.CUSTOMER_NAME in item.text:
-                    return item
-            return None
-        self.wait(conversation, f"no .cloudchat-conversation for {e2e.CUSTOMER_NAME} in the inbox", timeout=20)
-        self.wait(lambda d: customer_text[:30] in conversation(d).text,
+        self.wait(lambda d: self.conversation_item(e2e.CUSTOMER_NAME), f"no .cloudchat-conversation for {e2e.CUSTOMER_NAME} in the inbox", timeout=20)
+        self.wait(lambda d: customer_text[:30] in self.conversation_item(e2e.CUSTOMER_NAME).text,
                   "the conversation in the list does not show the customer's text", timeout=10)
         self.screenshot("inbox")
-        # The list is re-rendered as it polls; click whichever element shows the conversation now.
-        self.wait(lambda d: conversation(d).click() or True, "could not open the conversation", timeout=10)
+        self.open_conversation(e2e.CUSTOMER_NAME)
 
         def inbound(driver):
             for body in driver.find_elements(By.CSS_SELECTOR, '.cloudchat-message[data-direction="inbound"] .cloudchat-message-body'):
@@ -47,23 +41,9 @@ class InboxTest(e2e.BrowserTestCase):
         # A page reload would drop this marker.
         self.driver.execute_script("window.cloudchatE2EMarker = 'same page';")
         reply = f"Yes, it left the warehouse today. (reply {e2e.RUN_ID})"
-        field = self.wait_for_css("#cloudchat-reply-text", visible=True)
-        field.send_keys(reply)
-        self.driver.find_element(By.CSS_SELECTOR, "#cloudchat-reply-send").click()
-
-        def outbound(driver):
-            for message in driver.find_elements(By.CSS_SELECTOR, '.cloudchat-message[data-direction="outbound"]'):
-                bodies = message.find_elements(By.CSS_SELECTOR, ".cloudchat-message-body")
-                if bodies and reply in bodies[0].text:
-                    return message
-            return None
-        self.wait(outbound, "the reply does not appear in the thread", timeout=15)
-
-        def status():
-            message = outbound(self.driver)
-            return message.get_attribute("data-status") if message is not None else None
-        self.wait(lambda d: status() == "read",
-                  lambda: f"the reply's data-status did not become read (it is {status()!r})", timeout=30)
+        self.send_reply(reply)
+        self.wait(lambda d: self.outbound_status(reply) == "read",
+                  lambda: f"the reply's data-status did not become read (it is {self.outbound_status(reply)!r})", timeout=30)
         self.assertEqual(self.driver.execute_script("return window.cloudchatE2EMarker;"), "same page",
                          "the page was reloaded to show the reply's status")
         self.screenshot("inbox-replied")
