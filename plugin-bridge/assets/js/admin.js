@@ -526,6 +526,16 @@
 		return body && typeof body.text === 'string' ? body.text : '';
 	}
 
+	/** A row of a wp-admin form table: label, control and an optional description. */
+	function formRow( id, label, control, ...description ) {
+		return h(
+			'tr',
+			null,
+			h( 'th', { scope: 'row' }, h( 'label', { for: id }, label ) ),
+			h( 'td', null, control, description.some( Boolean ) ? h( 'p', { class: 'description' }, ...description ) : null )
+		);
+	}
+
 	/**
 	 * Runs a screen once the page is ready: mount( 'inbox', ( app ) => … ).
 	 * Only the script of the page's screen does anything.
@@ -578,6 +588,7 @@
 		placeholders,
 		templateComponent,
 		templateBodyText,
+		formRow,
 		mount,
 	};
 }() );

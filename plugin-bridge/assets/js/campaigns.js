@@ -12,6 +12,7 @@
 	const { __, _n, sprintf } = wp.i18n;
 	const C = window.CloudChat;
 	const h = C.h;
+	const formRow = C.formRow;
 
 	// States in which the numbers move by themselves, so the list is polled.
 	const ACTIVE_STATES = [ 'running', 'scheduled', 'paused' ];
@@ -734,14 +735,6 @@
 		return { element };
 	}
 
-	function formRow( id, label, control, description ) {
-		return h(
-			'tr',
-			null,
-			h( 'th', { scope: 'row' }, h( 'label', { for: id }, label ) ),
-			h( 'td', null, control, description ? h( 'p', { class: 'description' }, description ) : null )
-		);
-	}
 
 	/* ---------------------------------------------------------------- */
 	/* Template values                                                    */

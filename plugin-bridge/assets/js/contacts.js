@@ -8,6 +8,7 @@
 	const { __, _n, sprintf } = wp.i18n;
 	const C = window.CloudChat;
 	const h = C.h;
+	const formRow = C.formRow;
 
 	const PER_PAGE = 20;
 	const MAX_CSV_CHARACTERS = 8000000; // the REST route's limit
@@ -522,14 +523,6 @@
 		return { element };
 	}
 
-	function formRow( id, label, control, description ) {
-		return h(
-			'tr',
-			null,
-			h( 'th', { scope: 'row' }, h( 'label', { for: id }, label ) ),
-			h( 'td', null, control, description ? h( 'p', { class: 'description' }, description ) : null )
-		);
-	}
 
 	function renderPreview( area, answer ) {
 		const rows = Array.isArray( answer.rows ) ? answer.rows : [];

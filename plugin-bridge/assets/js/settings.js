@@ -11,6 +11,7 @@
 	const { __, sprintf } = wp.i18n;
 	const C = window.CloudChat;
 	const h = C.h;
+	const formRow = C.formRow;
 
 	const HEALTH_SECONDS = 5;
 
@@ -34,14 +35,6 @@
 		accounts.onStored( connection.load );
 	} );
 
-	function formRow( id, label, control, ...description ) {
-		return h(
-			'tr',
-			null,
-			h( 'th', { scope: 'row' }, h( 'label', { for: id }, label ) ),
-			h( 'td', null, control, description.length ? h( 'p', { class: 'description' }, ...description ) : null )
-		);
-	}
 
 	/* ---------------------------------------------------------------- */
 	/* Connection                                                         */
