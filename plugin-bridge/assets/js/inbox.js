@@ -661,7 +661,8 @@
 		const title = place.name || place.address || [ place.latitude, place.longitude ].join( ', ' );
 		const url = C.safeUrl( place.map_url );
 		return [
-			url ? h( 'a', { href: url, target: '_blank', rel: 'noopener noreferrer', class: 'cloudchat-location' }, '📍 ', title ) : h( 'span', { class: 'cloudchat-location' }, '📍 ', title ),
+			h( url ? 'a' : 'span', url ? { href: url, target: '_blank', rel: 'noopener noreferrer', class: 'cloudchat-location' } : { class: 'cloudchat-location' },
+				h( 'span', { class: 'dashicons dashicons-location', 'aria-hidden': 'true' } ), ' ', title ),
 			place.name && place.address ? h( 'div', { class: 'cloudchat-location-address' }, place.address ) : null,
 		];
 	}
@@ -685,9 +686,11 @@
 	/** The delivery tick of an outbound message. */
 	function tick( message ) {
 		const status = message.status || '';
+		// Dashicons rather than emoji: wp-admin has them on every browser.
+		const clock = () => h( 'span', { class: 'dashicons dashicons-clock', 'aria-hidden': 'true' } );
 		const ticks = {
-			queued: [ '🕓', __( 'Queued', 'cloudchat' ) ],
-			sending: [ '🕓', __( 'Sending', 'cloudchat' ) ],
+			queued: [ clock(), __( 'Queued', 'cloudchat' ) ],
+			sending: [ clock(), __( 'Sending', 'cloudchat' ) ],
 			accepted: [ '✓', __( 'Accepted by WhatsApp', 'cloudchat' ) ],
 			sent: [ '✓', __( 'Sent', 'cloudchat' ) ],
 			delivered: [ '✓✓', __( 'Delivered', 'cloudchat' ) ],
@@ -696,7 +699,7 @@
 		};
 		if ( status === 'failed' ) {
 			const why = failureText( message.error );
-			return h( 'span', { class: 'cloudchat-tick is-failed', title: why }, '⚠ ', why );
+			return h( 'span', { class: 'cloudchat-tick is-failed', title: why }, h( 'span', { class: 'dashicons dashicons-warning', 'aria-hidden': 'true' } ), ' ', why );
 		}
 		const [ symbol, label ] = ticks[ status ] || [ '', status ];
 		return h( 'span', {
