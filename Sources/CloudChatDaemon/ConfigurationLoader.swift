@@ -97,9 +97,14 @@ public struct ConfigurationLoader: Sendable {
             configuration.wpConfigPath = path
         }
 
-        for layer in layers {
+        for (index, layer) in layers.enumerated() {
+            let laterLayers = layers[(index + 1)...]
             for key in ConfigurationKey.allCases {
                 guard let setting = layer[key] else { continue }
+                // A later source replaces this one, so it is not even read: a secret file the
+                // config names for root's commands stays unopened when systemd hands the service its credential.
+                let replacedBy = [key] + (Self.alternatives[key] ?? [])
+                if laterLayers.contains(where: { later in replacedBy.contains { later[$0] != nil } }) { continue }
                 try apply(key, setting.value, origin: setting.origin, to: &configuration)
                 unevaluated[key] = nil
             }
@@ -270,6 +275,9 @@ public struct ConfigurationLoader: Sendable {
                 throw invalid("must be a number of bytes from 1024 to 4294967296")
             }
             configuration.mediaMaxBytes = bytes
+        case .shutdownTimeout:
+            guard let seconds = Int(value), (1...600).contains(seconds) else { throw invalid("must be a number of seconds from 1 to 600") }
+            configuration.shutdownTimeoutSeconds = seconds
         case .spoolDirectory:
             guard value.hasPrefix("/") || value.hasPrefix(".") else { throw invalid("must be a path") }
             configuration.spoolDirectory = value
@@ -349,6 +357,13 @@ extension ConfigurationLoader {
 
     /// The whole file, or nil when it cannot be opened. Works for `/dev/null` and
     /// other special files, which Foundation's whole-file readers refuse.
+    /// Keys that set the same value another way: a secret and the file holding it.
+    static let alternatives: [ConfigurationKey: [ConfigurationKey]] = [
+        .databasePassword: [.databasePasswordFile], .databasePasswordFile: [.databasePassword],
+        .webhookAppSecret: [.webhookAppSecretFile], .webhookAppSecretFile: [.webhookAppSecret],
+        .controlSecret: [.controlSecretFile], .controlSecretFile: [.controlSecret],
+    ]
+
     static func readFile(_ path: String) -> Data? {
         guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
         defer { try? handle.close() }

@@ -72,6 +72,8 @@ public struct DaemonConfiguration: Sendable {
     public var uploadsDirectory: String?
     /// The largest media file downloaded, in bytes.
     public var mediaMaxBytes: Int64 = 100 * 1024 * 1024
+    /// Seconds a shutdown may take before the parts still running are cancelled.
+    public var shutdownTimeoutSeconds = 10
 
     /// The uploads directory in force: the setting, or the WordPress root's, or a directory of the daemon's own.
     public var effectiveUploadsDirectory: String {
@@ -123,6 +125,7 @@ public enum ConfigurationKey: String, CaseIterable, Sendable, Comparable {
     case templateSyncInterval = "template_sync_interval"
     case uploadsDirectory = "uploads_dir"
     case mediaMaxBytes = "media_max_bytes"
+    case shutdownTimeout = "shutdown_timeout"
 
     /// The environment variable, e.g. `CLOUDCHAT_DB_HOST`.
     public var environmentVariable: String { "CLOUDCHAT_" + rawValue.uppercased() }
@@ -163,6 +166,7 @@ public enum ConfigurationKey: String, CaseIterable, Sendable, Comparable {
         case .templateSyncInterval: "seconds between full template syncs (default 3600)"
         case .uploadsDirectory: "WordPress's uploads directory; media is stored in cloudchat/ there (default: wp-content/uploads of the WordPress root)"
         case .mediaMaxBytes: "largest media file downloaded, in bytes (default 104857600, Meta's largest document)"
+        case .shutdownTimeout: "seconds a shutdown (SIGTERM) may take before what still runs is cancelled (default 10)"
         }
     }
 
