@@ -40,11 +40,17 @@ public enum Daemon {
     ///   - shutdownSignals: signals that start a graceful shutdown (none in tests).
     ///   - onListening: called with the HTTP port once the listener is bound.
     ///   - onControlListening: called with the control API's port once it is bound.
+    ///   - systemd: where to send `READY=1`, `WATCHDOG=1` and `STATUS=` (nil: not run by systemd).
+    ///   - watchdogInterval: how often systemd wants `WATCHDOG=1` (nil: no watchdog).
+    ///   - onReload: on SIGHUP, applies what can change at run time (the log level); the daemon
+    ///     then re-reads every business number's rate and state.
     /// - Throws: ``ServeError`` or ``MariaDBError`` when the database or schema is not ready.
     public static func assemble(
         configuration: DaemonConfiguration, logger: Logger, shutdownSignals: [UnixSignal] = [.sigterm, .sigint],
         onListening: @escaping @Sendable (Int) async -> Void = { _ in },
-        onControlListening: @escaping @Sendable (Int) async -> Void = { _ in }
+        onControlListening: @escaping @Sendable (Int) async -> Void = { _ in },
+        systemd: SystemdNotifier? = nil, watchdogInterval: Duration? = nil,
+        onReload: @escaping @Sendable () async -> Void = {}
     ) async throws -> Parts {
         let database = DatabaseService(configuration: configuration, logger: logger)
         let sites: [WordPressSite]
@@ -147,6 +153,8 @@ public enum Daemon {
             logger.warning("no webhook_app_secret is configured: webhooks are answered 503 until one is (Meta retries them)")
         }
         let scheduler = CampaignScheduler(sites: sites, pool: database.pool, logger: logger, onChange: { sender.notify(site: $0) })
+        // READY=1 waits for both listeners.
+        let readiness = ReadinessGate(parts: 2)
         let metrics = DaemonMetrics(door: WebhookDoorCounters(), writer: writer, spool: spool, processors: processors, routing: routing,
                                     sending: sender.statistics, media: media)
         let http = WebhookListener(
@@ -156,6 +164,7 @@ public enum Daemon {
                 logger.info("cloudchatd ready", metadata: [
                     "version": "\(CloudChatVersion.current)", "http": "\(configuration.httpHost):\(port)",
                 ])
+                readiness.arrive()
                 await onListening(port)
             })
         let control = ControlListener(
@@ -173,21 +182,47 @@ public enum Daemon {
                             },
                             uploadsDirectory: uploads,
                             onAccountsChanged: { routing.reloadNow() }),
-            logger: logger, onListening: onControlListening)
+            logger: logger, onListening: { port in
+                readiness.arrive()
+                await onControlListening(port)
+            })
         if configuration.controlSecret == nil {
             logger.warning("no control_secret is configured: the WordPress plugin cannot notify the daemon or hand it credentials")
         }
+        let statusLine = DaemonStatusLine { [door = metrics.door, statistics = sender.statistics, spool] in
+            DaemonStatusLine.Counts(
+                accepted: door.accepted.load(ordering: .relaxed),
+                processed: processors.reduce(0) { $0 + $1.currentStatistics.total },
+                sent: statistics.accepted.load(ordering: .relaxed),
+                spoolBatches: spool?.pendingBatches ?? 0,
+                lagSeconds: processors.map(\.currentStatistics.lagSeconds).max() ?? 0)
+        }
+        let systemdService = SystemdService(
+            notifier: systemd, watchdogInterval: watchdogInterval, ready: readiness, status: statusLine,
+            reload: {
+                logger.notice("reloading on SIGHUP: the log level from the configuration, every number's rate and state")
+                await onReload()
+                for site in sites { sender.notify(site: site) }
+                routing.reloadNow()
+            },
+            logger: logger)
         // Services stop in reverse order: the listeners first (in-flight requests
         // finish), then the writer (its queue is committed), the spool drainer,
         // the senders (in-flight sends are recorded), the processors, the database last.
-        let group = ServiceGroup(configuration: .init(
-            services: [.init(service: database), .init(service: GraphClientService(http: graphHTTP)), .init(service: routing)]
-                + processors.map { .init(service: $0) }
-                + [.init(service: sender), .init(service: scheduler), .init(service: templates), .init(service: media), .init(service: PoolService(pool: writerPool))]
-                + (drainer.map { [.init(service: $0)] } ?? []) + [.init(service: writer), .init(service: http), .init(service: control)],
+        var services: [any Service] = [database, GraphClientService(http: graphHTTP), routing]
+        services += processors as [any Service]
+        services += [sender, scheduler, templates, media, PoolService(pool: writerPool)] as [any Service]
+        if let drainer { services.append(drainer) }
+        services += [writer, http, control, systemdService] as [any Service]
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
             gracefulShutdownSignals: shutdownSignals,
-            logger: logger
-        ))
+            logger: logger)
+        // A bounded stop: what has not finished by then is cancelled (sends in flight stay
+        // recorded as such and are reconciled at the next start).
+        groupConfiguration.maximumGracefulShutdownDuration = Duration.seconds(configuration.shutdownTimeoutSeconds)
+        groupConfiguration.maximumCancellationDuration = Duration.seconds(2)
+        let group = ServiceGroup(configuration: groupConfiguration)
         return Parts(group: group, pool: database.pool, writer: writer, spool: spool, sites: sites, processors: processors,
                      sender: sender, templates: templates)
     }

@@ -15,7 +15,13 @@ struct Serve: AsyncParsableCommand {
             for every site (run `cloudchatd migrate` first), then listens for Meta's \
             webhooks (http_listen, default 127.0.0.1:8787; put it behind the site's TLS \
             proxy) until SIGTERM or SIGINT, when it stops accepting, commits what it \
-            accepted and exits.
+            accepted, records the sends in flight and exits within shutdown_timeout \
+            (10 s by default). SIGHUP re-reads the configuration's log level and every \
+            business number's rate and state without dropping a connection.
+
+            Under systemd (Type=notify) it sends READY=1 once the database, the schema \
+            and both listeners are up, WATCHDOG=1 while its event loops answer, and a \
+            STATUS= line with the current rates.
             """
     )
 
@@ -26,7 +32,18 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "cloudchatd")
         let daemon: CloudChatDaemon.Daemon.Parts
         do {
-            daemon = try await CloudChatDaemon.Daemon.assemble(configuration: configuration, logger: logger)
+            let loader = options.loader
+            daemon = try await CloudChatDaemon.Daemon.assemble(
+                configuration: configuration, logger: logger,
+                systemd: SystemdNotifier(), watchdogInterval: SystemdNotifier.watchdogInterval(environment: ProcessInfo.processInfo.environment),
+                onReload: {
+                    do {
+                        let reloaded = try loader.load()
+                        logger.notice("configuration re-read", metadata: ["log_level": "\(reloaded.logLevel)"])
+                    } catch {
+                        logger.error("the configuration could not be re-read; the running settings stay", metadata: ["error": "\(error)"])
+                    }
+                })
         } catch {
             printError("cloudchatd serve: \(error)")
             throw ExitStatus.failure

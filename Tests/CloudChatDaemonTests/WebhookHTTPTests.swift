@@ -18,6 +18,7 @@ struct RunningDaemon {
 
     static func with(appSecrets: [String] = ["app-secret-1"], idleTimeout: Int = 30, maxBody: Int = 1024 * 1024,
                      configure: (inout DaemonConfiguration) -> Void = { _ in },
+                     systemd: SystemdNotifier? = nil, watchdogInterval: Duration? = nil,
                      _ body: (RunningDaemon) async throws -> Void) async throws {
         let spoolDirectory = try TemporaryDirectory()
         defer { spoolDirectory.remove() }
@@ -48,7 +49,8 @@ struct RunningDaemon {
         let controlPort = Mutex(0)
         let parts = try await Daemon.assemble(configuration: configuration, logger: Logger(label: "test"), shutdownSignals: [],
                                               onListening: { bound in port.withLock { $0 = bound } },
-                                              onControlListening: { bound in controlPort.withLock { $0 = bound } })
+                                              onControlListening: { bound in controlPort.withLock { $0 = bound } },
+                                              systemd: systemd, watchdogInterval: watchdogInterval)
         async let running: Void = parts.group.run()
         try await waitUntil("the listeners are up") { port.withLock { $0 } != 0 && controlPort.withLock { $0 } != 0 }
         try await body(RunningDaemon(port: port.withLock { $0 }, controlPort: controlPort.withLock { $0 }, site: site, connection: connection,
