@@ -532,15 +532,18 @@ class BrowserTestCase(unittest.TestCase):
                 self.fail(self._explain(message, timeout))
             time.sleep(0.2)
 
-    def wait_for_css(self, selector, timeout=20, visible=False):
+    def wait_for_css(self, selector, timeout=20, visible=False, enabled=False):
         from selenium.webdriver.common.by import By
 
         def found(driver):
             elements = driver.find_elements(By.CSS_SELECTOR, selector)
             if visible:
                 elements = [element for element in elements if element.is_displayed()]
+            if enabled:
+                elements = [element for element in elements if element.is_enabled()]
             return elements[0] if elements else None
-        return self.wait(found, f"no {'visible ' if visible else ''}element matches {selector!r}", timeout)
+        state = ("visible " if visible else "") + ("enabled " if enabled else "")
+        return self.wait(found, f"no {state}element matches {selector!r}", timeout)
 
     def _explain(self, message, timeout):
         from selenium.webdriver.common.by import By
@@ -596,7 +599,7 @@ class BrowserTestCase(unittest.TestCase):
     def send_reply(self, text):
         from selenium.webdriver.common.by import By
 
-        field = self.wait_for_css("#cloudchat-reply-text", visible=True)
+        field = self.wait_for_css("#cloudchat-reply-text", visible=True, enabled=True)
         field.send_keys(text)
         self.driver.find_element(By.CSS_SELECTOR, "#cloudchat-reply-send").click()
         self.wait(lambda d: self.outbound_message(text), "the reply does not appear in the thread", timeout=15)

@@ -35,7 +35,7 @@ DOCUMENTED = [
     ("POST", "campaigns/{id}/pause"), ("POST", "campaigns/{id}/resume"), ("POST", "campaigns/{id}/cancel"),
     ("POST", "campaigns/{id}/schedule"),
     ("GET", "settings"), ("POST", "settings"), ("POST", "settings/credentials"), ("POST", "settings/test"),
-    ("GET", "health"),
+    ("GET", "health"), ("GET", "daemon"),
 ]
 
 # What an agent may use (cloudchat_agent); every other route needs cloudchat_manage.
@@ -43,7 +43,7 @@ AGENT_ROUTES = {
     ("GET", "conversations"), ("GET", "conversations/{id}"), ("POST", "conversations/{id}/read"),
     ("POST", "conversations/{id}/messages"), ("GET", "media/{id}"),
     ("GET", "contacts"), ("POST", "contacts/{id}/tags"), ("POST", "contacts/{id}/consent"),
-    ("GET", "templates"),
+    ("GET", "templates"), ("GET", "daemon"),
 }
 
 # Values that pass the argument schema, for arguments whose schema alone does not say.

@@ -21,7 +21,8 @@ class SettingsAndTemplatesTest(e2e.BrowserTestCase):
             type(self).log_in_done = True
 
     def type_into(self, selector, text):
-        field = self.wait_for_css(selector, visible=True)
+        # Forms take input once their saved values are in.
+        field = self.wait_for_css(selector, visible=True, enabled=True)
         field.clear()
         field.send_keys(text)
 

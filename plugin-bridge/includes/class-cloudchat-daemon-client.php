@@ -165,10 +165,11 @@ class CloudChat_Daemon_Client {
 	/**
 	 * Whether the daemon answered lately (remembered for 15 seconds, so screens stay fast).
 	 *
+	 * @param bool $fresh Ask the daemon now instead of using what is remembered.
 	 * @return bool
 	 */
-	public function is_reachable() {
-		$known = get_transient( 'cloudchat_daemon_reachable' );
+	public function is_reachable( $fresh = false ) {
+		$known = $fresh ? false : get_transient( 'cloudchat_daemon_reachable' );
 		if ( false !== $known ) {
 			return 'yes' === $known;
 		}

@@ -174,6 +174,30 @@
 			)
 		);
 		app.insertBefore( banner, app.firstChild );
+		watchForDaemon();
+	}
+
+	// While the banner shows, ask every few seconds whether the service is back.
+	let daemonWatch = null;
+	function watchForDaemon() {
+		if ( daemonWatch !== null ) {
+			return;
+		}
+		const check = async () => {
+			let reachable = false;
+			try {
+				const answer = await wp.apiFetch( { path: path( 'daemon' ) } );
+				reachable = !! ( answer && answer.reachable );
+			} catch ( error ) {
+				reachable = false;
+			}
+			if ( reachable ) {
+				hideDaemonBanner();
+			} else if ( daemonWatch !== null ) {
+				daemonWatch = window.setTimeout( check, 5000 );
+			}
+		};
+		daemonWatch = window.setTimeout( check, 5000 );
 	}
 
 	function settingsLink() {
@@ -190,6 +214,10 @@
 		const banner = app && app.querySelector( '.cloudchat-daemon-banner' );
 		if ( banner ) {
 			banner.remove();
+		}
+		if ( daemonWatch !== null ) {
+			window.clearTimeout( daemonWatch );
+			daemonWatch = null;
 		}
 	}
 

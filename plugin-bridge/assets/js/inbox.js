@@ -260,7 +260,6 @@
 		let headerSignature = null;
 		let windowRefusedFor; // last_inbound_at when the server answered 409 window closed
 		let stickToBottom = true;
-		let bannerForQueuedReply = false; // raised the daemon banner for a reply it did not hear of
 
 		const header = h( 'header', { class: 'cloudchat-thread-header' } );
 		const loadSlot = C.noticeSlot();
@@ -368,11 +367,6 @@
 		}
 
 		function showMessages( next ) {
-			// Queued replies leaving the queue show the daemon is back.
-			if ( bannerForQueuedReply && ! next.some( ( item ) => item.status === 'queued' ) ) {
-				bannerForQueuedReply = false;
-				C.hideDaemonBanner();
-			}
 			const wasAtBottom = messages.length === 0 || isAtBottom();
 			messages = next;
 			const changed = renderer.render( messages );
@@ -382,11 +376,10 @@
 		}
 
 		// A reply the server just queued: shown at once, before the next poll.
-		// The daemon not hearing of it means it is down: the reply waits in the queue.
+		// The daemon not hearing of it means it is down: the reply waits in the queue, and the banner says so.
 		function addMessage( answer ) {
 			if ( answer && answer.daemon_notified === false ) {
 				C.banner();
-				bannerForQueuedReply = true;
 			}
 			const message = answer && answer.message;
 			if ( ! message || messages.some( ( item ) => item.id === message.id ) ) {

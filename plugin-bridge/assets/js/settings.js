@@ -41,7 +41,7 @@
 	/* ---------------------------------------------------------------- */
 
 	function createConnectionSection( onSettings ) {
-		const daemonUrl = h( 'input', { type: 'url', id: 'cloudchat-daemon-url', class: 'regular-text', placeholder: 'http://127.0.0.1:8091' } );
+		const daemonUrl = h( 'input', { type: 'url', id: 'cloudchat-daemon-url', class: 'regular-text', placeholder: 'http://127.0.0.1:8789' } );
 		const secret = h( 'input', { type: 'password', id: 'cloudchat-control-secret', class: 'regular-text', autocomplete: 'new-password', spellcheck: 'false' } );
 		const secretNote = h( 'span', { class: 'cloudchat-secret-note' } );
 		const webhookUrl = h( 'input', { type: 'url', id: 'cloudchat-webhook-url', class: 'regular-text', placeholder: 'https://example.com/cloudchat/webhook' } );
@@ -77,12 +77,26 @@
 			)
 		);
 
+		// Until the saved values are in, the form takes no input: what someone typed
+		// would be overwritten by them.
+		const controls = [ daemonUrl, secret, webhookUrl, deleteData, save, test ];
+		controls.forEach( ( control ) => {
+			control.disabled = true;
+		} );
+		element.setAttribute( 'aria-busy', 'true' );
+
 		async function load() {
+			let settings = null;
 			try {
-				show( await C.api( 'settings' ) );
+				settings = await C.api( 'settings' );
 			} catch ( error ) {
 				C.showError( slot, error );
 			}
+			controls.forEach( ( control ) => {
+				control.disabled = false;
+			} );
+			show( settings );
+			element.setAttribute( 'aria-busy', 'false' );
 		}
 
 		function show( settings ) {

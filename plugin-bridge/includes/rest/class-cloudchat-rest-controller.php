@@ -27,7 +27,7 @@ abstract class CloudChat_REST_Controller {
 	 * @param string   $route      Route pattern after the namespace.
 	 * @param string   $method     GET or POST.
 	 * @param callable $callback   Handler taking the request.
-	 * @param string   $capability Capability the user needs.
+	 * @param string|string[] $capability Capability the user needs (any of several, for a list).
 	 * @param array    $args       Argument schema.
 	 */
 	protected function route( $route, $method, $callback, $capability, $args = array() ) {
@@ -50,12 +50,14 @@ abstract class CloudChat_REST_Controller {
 	/**
 	 * The permission check: 401 for nobody (no session or no nonce), 403 for the wrong capability.
 	 *
-	 * @param string $capability The capability.
+	 * @param string|string[] $capability The capability, or a list of which any will do.
 	 * @return true|WP_Error
 	 */
 	public static function allowed( $capability ) {
-		if ( current_user_can( $capability ) ) {
-			return true;
+		foreach ( (array) $capability as $one ) {
+			if ( current_user_can( $one ) ) {
+				return true;
+			}
 		}
 		return new WP_Error(
 			'cloudchat_forbidden',

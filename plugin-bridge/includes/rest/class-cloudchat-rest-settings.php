@@ -72,6 +72,16 @@ class CloudChat_REST_Settings extends CloudChat_REST_Controller {
 		);
 		$this->route( '/settings/test', 'POST', array( $this, 'test_connection' ), $manage );
 		$this->route( '/health', 'GET', array( $this, 'health' ), $manage );
+		$this->route( '/daemon', 'GET', array( $this, 'daemon_reachable' ), array( $manage, CloudChat_Roles::AGENT ) );
+	}
+
+	/**
+	 * GET daemon: whether the daemon answers now, for the screens' banner.
+	 *
+	 * @return WP_REST_Response
+	 */
+	public function daemon_reachable() {
+		return new WP_REST_Response( array( 'reachable' => ( new CloudChat_Daemon_Client() )->is_reachable( true ) ) );
 	}
 
 	/**
