@@ -7,6 +7,8 @@
 # headless browser (scripts/test-wordpress.sh; screenshots in
 # test-artifacts/wordpress/). Extra arguments go to `swift test`, e.g.
 # `scripts/test.sh --filter Pool`.
+# Between the two, scripts/test-install.sh runs install.sh into a staging
+# directory and checks the unit with systemd-analyze.
 set -eu
 
 repo_root=$(CDPATH='' cd -- "$(dirname -- "$0")/.." && pwd)
@@ -17,7 +19,8 @@ scripts/install-deps.sh
 scripts/mariadb-dev.sh start
 eval "$(scripts/mariadb-dev.sh env)"
 
-shellcheck scripts/*.sh .ci/run
+shellcheck scripts/*.sh .ci/run install.sh
 swift build --build-tests
 swift test --skip-build "$@"
+scripts/test-install.sh --bin-dir "$(swift build --show-bin-path)"
 scripts/test-wordpress.sh --bin-dir "$(swift build --show-bin-path)"
