@@ -458,7 +458,7 @@ read_wp_config() {
         fi
     fi
     case $wp_config in /*) ;; *) wp_config=$(pwd)/$wp_config ;; esac
-    [ -f "$wp_config" ] || err "--wp-config $wp_config does not exist"
+    [ -f "$wp_config" ] || err "--wp-config $wp_config does not exist; give the path of the site's wp-config.php"
     [ -r "$wp_config" ] || err "cannot read $wp_config; run the installer as root"
     wp_sources=$wp_config
     # Debian's wordpress package: wp-config.php only picks /etc/wordpress/config-HOST.php.
@@ -498,7 +498,7 @@ content_dirs() {
     uploads_dir=$content_dir/uploads
     media_dir=$uploads_dir/cloudchat
     case $media_dir$plugins_dir in
-        *[!A-Za-z0-9_./@+-]*) err "the uploads or plugins directory ($uploads_dir, $plugins_dir) has characters (such as spaces) that the systemd unit cannot carry" ;;
+        *[!A-Za-z0-9_./@+-]*) err "the uploads or plugins directory ($uploads_dir, $plugins_dir) has characters (such as spaces) that the systemd unit cannot carry; install by hand as docs/install.md says" ;;
     esac
 }
 
@@ -507,7 +507,7 @@ content_dirs() {
 need_wp_setting() {
     nw_line=$(wp_unevaluated "$1")
     [ -z "$nw_line" ] && return 0
-    err "$wp_config:$nw_line sets $1 with an expression this installer does not evaluate. Write $conf_final (and $creds_final/db_password) by hand as docs/install.md shows, then run again: existing files are kept"
+    err "$wp_sources:$nw_line sets $1 with an expression this installer does not evaluate. Write $conf_final (and $creds_final/db_password) by hand as docs/install.md shows, then run again: existing files are kept"
 }
 
 # A setting of the existing config file (key = value), without quotes.
@@ -706,7 +706,7 @@ make_secret() {
     (
         umask 077
         secret_value "$1" >"$ms_file.new.$$"
-    ) || { rm -f "$ms_file.new.$$"; err "could not create $creds_final/$1"; }
+    ) || { rm -f "$ms_file.new.$$"; err "could not create $ms_file (see above; is the file system full or read-only?)"; }
     mv -f "$ms_file.new.$$" "$ms_file"
     [ -z "$destdir" ] || say "not run (--destdir): chown root:root $ms_file"
     restart_needed=yes
@@ -1184,14 +1184,14 @@ main() {
         /*) prefix=${prefix%/} ;;
         *) err "--prefix must be an absolute path, such as /usr/local" ;;
     esac
-    case $prefix in *[!A-Za-z0-9_./@+-]*) err "--prefix $prefix has characters (such as spaces) that the systemd unit cannot carry" ;; esac
+    case $prefix in *[!A-Za-z0-9_./@+-]*) err "--prefix $prefix has characters (such as spaces) that the systemd unit cannot carry; choose another, such as /usr/local" ;; esac
     if [ -n "$destdir" ]; then
         case $destdir in /*) ;; *) destdir=$(pwd)/$destdir ;; esac
         destdir=${destdir%/}
         [ -n "$destdir" ] || err "--destdir / is the system itself; leave --destdir out to install"
         if [ "$dry_run" = no ]; then mkdir -p "$destdir"; fi
     fi
-    case $web_group in '' | *[!A-Za-z0-9_-]*) err "--web-group '$web_group' is not a group name" ;; esac
+    case $web_group in '' | *[!A-Za-z0-9_-]*) err "--web-group '$web_group' is not a group name; give the web server's group, such as www-data" ;; esac
     root=$destdir
     conf_final=/etc/cloudchat/cloudchatd.conf
     creds_final=/etc/cloudchat/credentials
