@@ -447,8 +447,25 @@ wp_unevaluated() {
     printf '%s\n' "$wp_defines" | awk -v name="$1" '$1 == "x" && $2 == name { print $3; exit }'
 }
 
+is_debian_shim() {
+    [ -f "$1" ] && grep -q '/etc/wordpress/config-' "$1" && grep -q 'DEBIAN_FILE' "$1"
+}
+
+# Finds the file with the site's settings (wp_config) and reads what it defines.
 read_wp_config() {
-    if [ -z "$wp_config" ]; then
+    # Debian's wordpress package: its wp-config.php only picks
+    # /etc/wordpress/config-HOST.php and fills in defaults (WP_CONTENT_DIR).
+    debian_shim=""
+    ! is_debian_shim "$wordpress/wp-config.php" || debian_shim=$wordpress/wp-config.php
+    if [ -z "$wp_config" ] && [ -n "$debian_shim" ]; then
+        wp_config=$(find /etc/wordpress -maxdepth 1 -name 'config-*.php' ! -name 'config-default.php' 2>/dev/null | sort)
+        [ -n "$wp_config" ] || wp_config=$(find /etc/wordpress -maxdepth 1 -name 'config-default.php' 2>/dev/null)
+        case $wp_config in
+            "") err "$debian_shim is Debian's, which reads /etc/wordpress/config-HOST.php, and there is none; set the site up as /usr/share/doc/wordpress/README.Debian says, then run again" ;;
+            *"
+"*) err "$debian_shim is Debian's, which picks one of several site configs: $(echo "$wp_config" | tr '\n' ' ')- pass --wp-config FILE to name this site's" ;;
+        esac
+    elif [ -z "$wp_config" ]; then
         if [ -f "$wordpress/wp-config.php" ]; then
             wp_config=$wordpress/wp-config.php
         elif [ -f "$wordpress/../wp-config.php" ] && [ ! -f "$wordpress/../wp-settings.php" ]; then
@@ -460,21 +477,13 @@ read_wp_config() {
     case $wp_config in /*) ;; *) wp_config=$(pwd)/$wp_config ;; esac
     [ -f "$wp_config" ] || err "--wp-config $wp_config does not exist; give the path of the site's wp-config.php"
     [ -r "$wp_config" ] || err "cannot read $wp_config; run the installer as root"
-    wp_sources=$wp_config
-    # Debian's wordpress package: wp-config.php only picks /etc/wordpress/config-HOST.php.
-    if grep -q '/etc/wordpress/config-' "$wp_config" && ! grep -q "define *( *['\"]DB_NAME['\"]" "$wp_config"; then
-        host_configs=$(find /etc/wordpress -maxdepth 1 -name 'config-*.php' ! -name 'config-default.php' 2>/dev/null | sort)
-        [ -n "$host_configs" ] || host_configs=$(find /etc/wordpress -maxdepth 1 -name 'config-default.php' 2>/dev/null)
-        case $host_configs in
-            "") err "$wp_config is Debian's, which reads /etc/wordpress/config-HOST.php, and there is none; set the site up as /usr/share/doc/wordpress/README.Debian says, then run again" ;;
-            *"
-"*) err "$wp_config is Debian's, which picks one of several site configs: $(echo "$host_configs" | tr '\n' ' ')- pass --wp-config FILE to name this site's" ;;
-        esac
-        say "wp-config.php: $wp_config reads $host_configs (Debian's wordpress package)"
-        wp_sources=$host_configs
-        wp_defines=$( { php_defines "$host_configs" "$(dirname -- "$host_configs")"; php_defines "$wp_config" "$(dirname -- "$wp_config")"; } | awk '!seen[$2]++')
+    if [ -n "$debian_shim" ] && [ "$wp_config" != "$debian_shim" ]; then
+        # The site's file is read first, as the shim requires it first.
+        wp_defines=$( { php_defines "$wp_config" "$(dirname -- "$wp_config")"; php_defines "$debian_shim" "$wordpress"; } | awk '!seen[$2]++')
+        [ -n "${1:-}" ] || say "wp-config.php: $wp_config (read by Debian's $debian_shim)"
     else
         wp_defines=$(php_defines "$wp_config" "$(dirname -- "$wp_config")")
+        [ -n "${1:-}" ] || say "wp-config.php: $wp_config"
     fi
     [ -z "${1:-}" ] || return 0  # uninstall needs only the directories below
     # The database settings are only needed for a config file or secret that is missing.
@@ -487,7 +496,6 @@ read_wp_config() {
     wp_db_password=$(wp_value DB_PASSWORD) || wp_db_password_known=no
     wp_home=$(wp_value WP_HOME || true)
     wp_multisite=$(wp_value MULTISITE || true)
-    say "wp-config.php: $wp_config"
 }
 
 content_dirs() {
@@ -507,7 +515,7 @@ content_dirs() {
 need_wp_setting() {
     nw_line=$(wp_unevaluated "$1")
     [ -z "$nw_line" ] && return 0
-    err "$wp_sources:$nw_line sets $1 with an expression this installer does not evaluate. Write $conf_final (and $creds_final/db_password) by hand as docs/install.md shows, then run again: existing files are kept"
+    err "$wp_config:$nw_line sets $1 with an expression this installer does not evaluate. Write $conf_final (and $creds_final/db_password) by hand as docs/install.md shows, then run again: existing files are kept"
 }
 
 # A setting of the existing config file (key = value), without quotes.
@@ -825,9 +833,9 @@ migrate() {
         return 0
     fi
     # cloudchatd finds wp-config.php in the root or its parent, as WordPress does.
-    case $wp_sources in
+    case $wp_config in
         "$wordpress/wp-config.php" | "$(dirname -- "$wordpress")/wp-config.php") set -- --wordpress "$wordpress" ;;
-        *) set -- --wp-config "$wp_sources" ;;
+        *) set -- --wp-config "$wp_config" ;;
     esac
     if [ -n "$destdir" ]; then
         # The staged config names secret files that are not in place yet: the
