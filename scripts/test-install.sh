@@ -93,6 +93,23 @@ cleanup() {
     exit "$code"
 }
 
+# Runs a command in a private mount namespace where /etc, /usr/local and
+# /var/lib are overlays whose changes land in $tmp/overlay and go with it: a
+# real install that leaves the machine as it was.
+in_namespace() {
+    cat >"$tmp/namespace.sh" <<'SH'
+set -eu
+for dir in /etc /usr/local /var/lib; do
+    name=$(printf '%s' "$dir" | tr / _)
+    mkdir -p "$OVERLAY/$name.upper" "$OVERLAY/$name.work"
+    mount -t overlay overlay -o "lowerdir=$dir,upperdir=$OVERLAY/$name.upper,workdir=$OVERLAY/$name.work" "$dir"
+    [ "$(findmnt -n -o FSTYPE --mountpoint "$dir")" = overlay ]
+done
+exec "$@"
+SH
+    OVERLAY=$tmp/overlay unshare --mount --propagation private sh "$tmp/namespace.sh" "$@"
+}
+
 # A WordPress root with only what install.sh reads: wp-config.php and wp-content/.
 make_site() {
     mkdir -p "$1/wp-content"
@@ -385,6 +402,70 @@ PHP
     ok
     [ "$(getent passwd cloudchat || true)" = "$user_before" ] || fail "--destdir --purge changed the user cloudchat"
     ok
+
+    say "A real install (user, ownership, group) in a private mount namespace"
+    if [ "$(id -u)" -ne 0 ] || [ -d /run/systemd/system ] || [ -e /etc/cloudchat ] || ! command -v unshare >/dev/null 2>&1; then
+        printf 'skipped: this needs root, unshare, no systemd running and no CloudChat installed here\n'
+    elif ! in_namespace true >/dev/null 2>&1; then
+        printf 'skipped: overlays cannot be mounted in a private mount namespace here\n'
+    else
+        real_site=$tmp/real-site
+        make_site "$real_site" <"$site/wp-config.php"
+        # A root closed to others but open to the web server's group: cloudchat must join it.
+        chgrp www-data "$real_site" && chmod 0750 "$real_site"
+        status=0
+        in_namespace ./install.sh --binary "$binary" --wordpress "$real_site" >"$tmp/last.log" 2>&1 || status=$?
+        [ "$status" -eq 0 ] || fail "a real install exited $status"
+        ok
+        log_has "creating system user cloudchat"
+        log_has "the unit is installed but not started"
+        log_has "runuser -u cloudchat -- env CREDENTIALS_DIRECTORY=/run/cloudchat-credentials"
+        in_namespace stat -c '%n %U:%G %04a' /etc/cloudchat /etc/cloudchat/cloudchatd.conf /etc/cloudchat/credentials \
+            /etc/cloudchat/credentials/control_secret /etc/cloudchat/credentials/secrets_key /var/lib/cloudchat \
+            /var/lib/cloudchat/spool /usr/local/bin/cloudchatd /etc/systemd/system/cloudchatd.service \
+            "$real_site/wp-content/uploads/cloudchat" "$real_site/wp-content/plugins/cloudchat/cloudchat.php" >"$tmp/owners" \
+            || fail "the installed files are missing (stat failed)"
+        cat >"$tmp/owners.expected" <<OWNERS
+/etc/cloudchat root:cloudchat 0750
+/etc/cloudchat/cloudchatd.conf root:cloudchat 0640
+/etc/cloudchat/credentials root:root 0700
+/etc/cloudchat/credentials/control_secret root:root 0600
+/etc/cloudchat/credentials/secrets_key root:root 0600
+/var/lib/cloudchat cloudchat:cloudchat 0750
+/var/lib/cloudchat/spool cloudchat:cloudchat 0700
+/usr/local/bin/cloudchatd root:root 0755
+/etc/systemd/system/cloudchatd.service root:root 0644
+$real_site/wp-content/uploads/cloudchat cloudchat:www-data 2750
+$real_site/wp-content/plugins/cloudchat/cloudchat.php root:root 0644
+OWNERS
+        diff "$tmp/owners.expected" "$tmp/owners" >&2 || fail "owners or modes of the installed files differ (above: expected, then found)"
+        ok
+        in_namespace getent passwd cloudchat | grep -q ':/var/lib/cloudchat:/usr/sbin/nologin$' || fail "the system user cloudchat is not as expected"
+        ok
+        in_namespace id -nG cloudchat | tr ' ' '\n' | grep -qx www-data || fail "cloudchat did not join www-data to reach a site closed to others"
+        ok
+        real_snapshot() {
+            # shellcheck disable=SC2016 # $1 is the inner shell's
+            in_namespace sh -c 'find /etc/cloudchat /etc/systemd/system/cloudchatd.service /etc/systemd/system/cloudchatd.service.d \
+                /usr/local/bin/cloudchatd /var/lib/cloudchat "$1" -printf "%y %04m %u:%g %T@ %p\n" | sort -k5
+                find /etc/cloudchat /usr/local/bin/cloudchatd "$1" -type f -exec sha256sum {} + | sort -k2' sh "$real_site"
+        }
+        before=$(real_snapshot)
+        in_namespace ./install.sh --binary "$binary" --wordpress "$real_site" >"$tmp/last.log" 2>&1 || fail "the second real install failed"
+        [ "$(real_snapshot)" = "$before" ] || fail "the second real install changed files, owners or modes"
+        ok
+        log_has "user cloudchat exists"
+        in_namespace ./install.sh --uninstall --purge >"$tmp/last.log" 2>&1 || fail "a real --uninstall --purge failed"
+        ok
+        if in_namespace getent passwd cloudchat >/dev/null; then fail "--purge left the user cloudchat"; fi
+        ok
+        if in_namespace sh -c 'ls -d /etc/cloudchat /var/lib/cloudchat /usr/local/bin/cloudchatd /etc/systemd/system/cloudchatd.service' 2>/dev/null; then
+            fail "--purge left files behind"
+        fi
+        ok
+        check "--uninstall removed the media files" test -d "$real_site/wp-content/uploads/cloudchat"
+        check "--uninstall left the plugin copy" test ! -e "$real_site/wp-content/plugins/cloudchat"
+    fi
 
     say "wp-config.php read as PHP: escapes, WP_HOME, WP_CONTENT_DIR, a socket under /home"
     tricky=$tmp/tricky
