@@ -46,7 +46,7 @@ struct WebhookLoad: ParsableCommand {
             let handler = LoadConnection(host: host, secret: secret, tally: tally, end: end, interval: interval,
                                          firstDue: start + (interval.map { .nanoseconds($0.nanoseconds * Int64(index) / Int64(connections)) } ?? .zero))
             let channel = try ClientBootstrap(group: group)
-                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.pipeline.addHTTPClientHandlers().flatMap { channel.pipeline.addHandler(handler) }
                 }

@@ -10,6 +10,7 @@ from http import cookiejar
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import time
@@ -383,8 +384,10 @@ def start_daemon(timeout=30):
     """Starts cloudchatd again with the harness's command line; its pid replaces
     the old one in the pid file, so the harness stops it at the end."""
     with open(env("CLOUDCHAT_E2E_DAEMON_LOG"), "ab") as log:
+        # The harness runs the daemon without capabilities (setpriv), as systemd does.
+        prefix = shlex.split(os.environ.get("CLOUDCHAT_E2E_DAEMON_PREFIX", ""))
         process = subprocess.Popen(
-            [env("CLOUDCHAT_E2E_DAEMON_BIN"), "serve", "--config", env("CLOUDCHAT_E2E_DAEMON_CONFIG"),
+            prefix + [env("CLOUDCHAT_E2E_DAEMON_BIN"), "serve", "--config", env("CLOUDCHAT_E2E_DAEMON_CONFIG"),
              "--wordpress", settings().site_dir, "--log-level", "info"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
     with open(env("CLOUDCHAT_E2E_DAEMON_PID_FILE"), "w") as file:
