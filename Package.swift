@@ -14,6 +14,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        // Instruments in the code (counters, timers, histograms), rendered for Prometheus at GET /metrics.
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0"),
     ],
     targets: [
         // C libraries from Debian, each imported by exactly one Swift target.
@@ -40,6 +43,7 @@ let package = Package(
             dependencies: [
                 "CMariaDB",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         // HMAC, constant-time comparison, AES-256-GCM and random bytes over libcrypto.
@@ -65,6 +69,7 @@ let package = Package(
                 "WhatsAppCloudAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         // Sending: the outbox, pacing per business number, priority lanes, retries,
@@ -78,9 +83,10 @@ let package = Package(
                 "CloudChatCrypto",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
-        // Inbound media: downloads, checksum checks and files under the media directory.
+        // Data rights: erasing a contact's rows, files and raw webhooks.
         .target(
             name: "Privacy",
             dependencies: [
@@ -89,6 +95,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Inbound media: downloads, checksum checks and files under the media directory.
         .target(
             name: "MediaDownload",
             dependencies: [
@@ -138,6 +145,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         .executableTarget(

@@ -33,6 +33,7 @@ import WordPressStore
 /// - `GET /v1/campaigns/{id}?blog_id=1`: the campaign's progress.
 /// - `POST /v1/contacts/{id}/erase` `{"blog_id":1,"actor_user_id":3}`: erases the contact, its messages,
 ///   files and raw webhooks (docs/schema.md §7); answered with the counts removed per table.
+/// - `GET /metrics`: the Prometheus page, unsigned so a scraper can read it (loopback only, counts only).
 ///
 /// Answers to authentic requests are signed too: `X-CloudChat-Response-Signature: sha256=<hex>`, the
 /// HMAC of `"<request signature>\n<status>\n<body>"`, so the bridge can tell the daemon from any other
@@ -52,10 +53,17 @@ final class ControlAPI: Sendable {
         var body: [UInt8]
         /// The `X-CloudChat-Response-Signature` value; set on answers to authentic requests.
         var signature: String?
+        var contentType = "application/json"
 
         init(status: Int, _ members: [String: JSONValue]) {
             self.status = status
             body = Array((JSONValue.object(members).jsonText + "\n").utf8)
+        }
+
+        init(status: Int, text: String, contentType: String) {
+            self.status = status
+            body = Array(text.utf8)
+            self.contentType = contentType
         }
     }
 
@@ -72,13 +80,16 @@ final class ControlAPI: Sendable {
     private let sending: SenderConfiguration
     private let onAccountsChanged: @Sendable () -> Void
     private let webhookStatus: @Sendable () -> [String: JSONValue]
+    private let metrics: @Sendable () async -> String
     private let uploadsDirectory: String
     private let logger: Logger
 
     init(secret: String?, sites: [WordPressSite], pool: MariaDBPool, vault: CredentialVault, sender: OutboxSenderService,
          templates: TemplateSyncService, http: GraphHTTPClient, sending: SenderConfiguration, logger: Logger,
          webhookStatus: @escaping @Sendable () -> [String: JSONValue] = { [:] }, uploadsDirectory: String = "/var/lib/cloudchat/uploads",
+         metrics: @escaping @Sendable () async -> String = { "" },
          onAccountsChanged: @escaping @Sendable () -> Void) {
+        self.metrics = metrics
         self.secret = secret
         self.sites = sites
         self.pool = pool
@@ -106,6 +117,9 @@ final class ControlAPI: Sendable {
     func handle(_ request: Request, now: Date = Date()) async -> Response {
         guard request.fromLoopback else {
             return Response(status: 403, ["error": "the control API serves loopback clients only"])
+        }
+        if request.method == "GET", request.path.split(separator: "?", maxSplits: 1).first == "/metrics" {
+            return Response(status: 200, text: await metrics(), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         guard let secret, !secret.isEmpty else {
             return Response(status: 503, ["error": "no control_secret is configured in cloudchatd; set the same secret in cloudchatd and in wp-admin"])

@@ -111,7 +111,7 @@ final class ControlRequestHandler: ChannelInboundHandler, RemovableChannelHandle
     private func respond(_ response: ControlAPI.Response, keepAlive: Bool, context: ChannelHandlerContext) {
         guard context.channel.isActive else { return }
         var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Content-Type", value: response.contentType)
         headers.add(name: "Content-Length", value: String(response.body.count))
         if let signature = response.signature { headers.add(name: "X-CloudChat-Response-Signature", value: signature) }
         if !keepAlive { headers.add(name: "Connection", value: "close") }

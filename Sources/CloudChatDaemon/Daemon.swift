@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MariaDB
 import MediaDownload
+import Prometheus
 import Sending
 import ServiceLifecycle
 import Synchronization
@@ -52,7 +53,10 @@ public enum Daemon {
         systemd: SystemdNotifier? = nil, watchdogInterval: Duration? = nil,
         onReload: @escaping @Sendable () async -> Void = {}
     ) async throws -> Parts {
-        let database = DatabaseService(configuration: configuration, logger: logger)
+        // Each daemon has its own registry (tests run several in one process).
+        let registry = PrometheusCollectorRegistry()
+        let metricsFactory = DaemonMetrics.factory(registry: registry)
+        let database = DatabaseService(configuration: configuration, logger: logger, metrics: metricsFactory)
         let sites: [WordPressSite]
         do {
             sites = try await database.prepare()
@@ -88,7 +92,7 @@ public enum Daemon {
         writerDatabase.connectTimeoutSeconds = 3
         writerDatabase.readTimeoutSeconds = UInt32(configuration.webhookCommitTimeoutSeconds)
         writerDatabase.writeTimeoutSeconds = UInt32(configuration.webhookCommitTimeoutSeconds)
-        let writerPool = MariaDBPool(configuration: writerDatabase, size: 2, logger: logger)
+        let writerPool = MariaDBPool(configuration: writerDatabase, size: 2, logger: logger, metrics: metricsFactory, name: "webhooks")
         // A statement larger than the server's max_allowed_packet can never be
         // stored (and would block the spool), so batches and bodies are sized to fit.
         let packet = try await database.pool.withConnection {
@@ -145,7 +149,7 @@ public enum Daemon {
         let wakeProcessor: @Sendable (WordPressSite) -> Void = { processorsBySite[$0]?.notify() }
         let routing = SiteRoutingService(router: router, sites: sites, owners: owners, pool: database.pool, logger: logger,
                                          onMoved: wakeProcessor)
-        let writer = WebhookEventWriter(pool: writerPool, router: router, spool: spool, limits: limits, logger: logger,
+        let writer = WebhookEventWriter(pool: writerPool, router: router, spool: spool, limits: limits, logger: logger, metrics: metricsFactory,
                                         onStored: wakeProcessor)
         writerBinding.bind(writer)
         let drainer = spool.map { WebhookSpoolDrainer(spool: $0, pool: writerPool, sites: sites, logger: logger) }
@@ -156,10 +160,11 @@ public enum Daemon {
         // READY=1 waits for both listeners.
         let readiness = ReadinessGate(parts: 2)
         let metrics = DaemonMetrics(door: WebhookDoorCounters(), writer: writer, spool: spool, processors: processors, routing: routing,
-                                    sending: sender.statistics, media: media)
+                                    sending: sender.statistics, media: media, registry: registry,
+                                    queues: DatabaseGauges(sites: sites, pool: database.pool, logger: logger))
         let http = WebhookListener(
             configuration: listenerConfiguration, writer: writer, pool: database.pool, logger: logger,
-            counters: metrics.door, metrics: { metrics.render() },
+            counters: metrics.door, metrics: { await metrics.render() },
             onListening: { port in
                 logger.info("cloudchatd ready", metadata: [
                     "version": "\(CloudChatVersion.current)", "http": "\(configuration.httpHost):\(port)",
@@ -181,6 +186,7 @@ public enum Daemon {
                                 return status
                             },
                             uploadsDirectory: uploads,
+                            metrics: { await metrics.render() },
                             onAccountsChanged: { routing.reloadNow() }),
             logger: logger, onListening: { port in
                 readiness.arrive()

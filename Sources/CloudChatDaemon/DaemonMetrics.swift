@@ -1,4 +1,5 @@
 import MediaDownload
+import Prometheus
 import Sending
 import Synchronization
 import WebhookIngest
@@ -26,7 +27,9 @@ final class WebhookDoorCounters: Sendable {
     }
 }
 
-/// Renders the daemon's counters in the Prometheus text format for `GET /metrics`.
+/// Renders the daemon's metrics in the Prometheus text format for `GET /metrics`: the counters the
+/// services keep, the instruments recorded through swift-metrics (database latencies, commit batch
+/// sizes, send results by code) and the queue depths read from the database.
 ///
 /// Only counts and times: never a phone number, a body or a secret.
 struct DaemonMetrics: Sendable {
@@ -37,8 +40,45 @@ struct DaemonMetrics: Sendable {
     let routing: SiteRoutingService
     let sending: SendStatistics
     let media: MediaDownloadWorker
+    let registry: PrometheusCollectorRegistry
+    let queues: DatabaseGauges
 
-    func render() -> String {
+    /// The swift-metrics factory of a daemon's registry, with buckets that fit what is measured.
+    static func factory(registry: PrometheusCollectorRegistry) -> PrometheusMetricsFactory {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.valueHistogramBuckets["cloudchat_webhook_commit_batch_size"] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+            .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5),
+        ]
+        return factory
+    }
+
+    func render() async -> String {
+        var text = renderCounters()
+        if let reading = await queues.read() {
+            text += Self.render(reading)
+        }
+        text += registry.emitToString()
+        return text
+    }
+
+    private static func render(_ reading: DatabaseGauges.Reading) -> String {
+        var text = "# HELP cloudchat_send_queue_depth Messages waiting to be sent, per business number and lane (agent, transactional, bulk, campaign).\n"
+        text += "# TYPE cloudchat_send_queue_depth gauge\n"
+        for queue in reading.queued {
+            text += "cloudchat_send_queue_depth{blog_id=\"\(queue.blogID)\",phone_number_id=\"\(queue.phoneNumberID)\",lane=\"\(queue.lane)\"} \(queue.count)\n"
+        }
+        text += "# HELP cloudchat_campaign_recipients Recipients of campaigns not yet finished, by the campaign's and the recipient's state.\n"
+        text += "# TYPE cloudchat_campaign_recipients gauge\n"
+        for row in reading.campaigns {
+            text += "cloudchat_campaign_recipients{blog_id=\"\(row.blogID)\",campaign_id=\"\(row.campaignID)\","
+                + "campaign_state=\"\(row.campaignState)\",state=\"\(row.recipientState)\"} \(row.count)\n"
+        }
+        return text
+    }
+
+    private func renderCounters() -> String {
         var text = ""
         func metric(_ name: String, _ kind: String, _ help: String, _ samples: [(labels: String, value: String)]) {
             text += "# HELP \(name) \(help)\n# TYPE \(name) \(kind)\n"

@@ -1,5 +1,6 @@
 import Logging
 import MariaDB
+import Metrics
 import ServiceLifecycle
 import WordPressStore
 
@@ -12,10 +13,11 @@ public final class DatabaseService: Service {
     private let logger: Logger
 
     /// Creates the service; nothing is opened until ``prepare()``.
-    public init(configuration: DaemonConfiguration, logger: Logger) {
+    public init(configuration: DaemonConfiguration, logger: Logger, metrics: any MetricsFactory = NOOPMetricsHandler.instance) {
         self.configuration = configuration
         self.logger = logger
-        self.pool = MariaDBPool(configuration: configuration.mariaDB, size: configuration.databasePoolSize, logger: logger)
+        self.pool = MariaDBPool(configuration: configuration.mariaDB, size: configuration.databasePoolSize, logger: logger,
+                                metrics: metrics, name: "main")
     }
 
     /// Connects, finds the sites and checks their schema.

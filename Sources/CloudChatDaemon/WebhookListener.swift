@@ -30,7 +30,7 @@ public final class WebhookListener: Service {
         let pool: MariaDBPool
         let logger: Logger
         let counters: WebhookDoorCounters
-        let metrics: @Sendable () -> String
+        let metrics: @Sendable () async -> String
     }
 
     private let configuration: DaemonConfiguration
@@ -39,7 +39,7 @@ public final class WebhookListener: Service {
 
     /// Creates the listener; it binds when run.
     init(configuration: DaemonConfiguration, writer: WebhookEventWriter, pool: MariaDBPool, logger: Logger,
-         counters: WebhookDoorCounters, metrics: @escaping @Sendable () -> String,
+         counters: WebhookDoorCounters, metrics: @escaping @Sendable () async -> String,
          onListening: @escaping @Sendable (Int) async -> Void = { _ in }) {
         self.configuration = configuration
         self.onListening = onListening
@@ -155,8 +155,17 @@ final class WebhookRequestHandler: ChannelInboundHandler, RemovableChannelHandle
             guard context.remoteAddress?.isLoopback ?? false else {
                 return respond(.forbidden, "metrics are served to loopback clients only\n", keepAlive: head.isKeepAlive, context: context)
             }
-            respond(.ok, shared.metrics(), keepAlive: head.isKeepAlive, context: context,
-                    contentType: "text/plain; version=0.0.4; charset=utf-8")
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            let eventLoop = context.eventLoop
+            let metrics = shared.metrics
+            Task {
+                let page = await metrics()
+                eventLoop.execute {
+                    let (handler, context) = bound.value
+                    handler.respond(.ok, page, keepAlive: head.isKeepAlive, context: context,
+                                    contentType: "text/plain; version=0.0.4; charset=utf-8")
+                }
+            }
         case (_, "/webhook"), (_, "/healthz"), (_, "/readyz"), (_, "/metrics"):
             respond(.methodNotAllowed, "method not allowed\n", keepAlive: head.isKeepAlive, context: context)
         default:

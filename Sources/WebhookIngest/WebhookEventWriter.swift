@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MariaDB
+import Metrics
 import ServiceLifecycle
 import Synchronization
 import WordPressStore
@@ -70,6 +71,9 @@ public final class WebhookEventWriter: Service, Sendable {
     private let spool: WebhookSpool?
     private let limits: Limits
     private let logger: Logger
+    /// Bodies per group commit, and how long each commit took.
+    private let batchSizes: Recorder
+    private let commitTimer: Metrics.Timer
     private let onStored: @Sendable (WordPressSite) -> Void
     private let state = Mutex(State())
     private let statistics = Mutex(Statistics())
@@ -98,8 +102,12 @@ public final class WebhookEventWriter: Service, Sendable {
     /// - Parameters:
     ///   - spool: where bodies go while the database cannot take them; without one they are answered 503.
     ///   - onStored: called after each commit for every site that received bodies (to wake its processor).
+    ///   - metrics: where `cloudchat_webhook_commit_batch_size` and `cloudchat_webhook_commit_seconds` go.
     public init(pool: MariaDBPool, router: WebhookSiteRouter, spool: WebhookSpool? = nil, limits: Limits = Limits(), logger: Logger,
+                metrics: any MetricsFactory = NOOPMetricsHandler.instance,
                 onStored: @escaping @Sendable (WordPressSite) -> Void = { _ in }) {
+        batchSizes = Recorder(label: "cloudchat_webhook_commit_batch_size", dimensions: [], aggregate: true, factory: metrics)
+        commitTimer = Timer(label: "cloudchat_webhook_commit_seconds", dimensions: [], factory: metrics)
         self.onStored = onStored
         self.pool = pool
         self.router = router
@@ -215,6 +223,7 @@ public final class WebhookEventWriter: Service, Sendable {
         let inserts = try? rowsBySite.map { site, rows in
             try SQLQuery.insert(into: site.table(.webhookEvents), columns: WebhookEventRow.columns, rows: rows)
         }
+        let started = ContinuousClock.now
         do {
             guard let inserts else { throw WebhookStoreError(description: "could not build the insert") }
             if inserts.count == 1 {
@@ -225,6 +234,8 @@ public final class WebhookEventWriter: Service, Sendable {
                     for insert in inserts { try connection.execute(insert) }
                 }
             }
+            commitTimer.record(duration: ContinuousClock.now - started)
+            batchSizes.record(batch.count)
             let unrouted = batch.reduce(0) { $0 + $1.routes.count { $0.processingState == "unrouted" } }
             statistics.withLock {
                 $0.unrouted += unrouted

@@ -142,12 +142,31 @@ struct WebhookHTTPTests {
             }
             // The processor counts a batch just after its commit makes the message visible.
             try await waitUntil("the processing is counted") { daemon.parts.processors[0].currentStatistics.outcomes["processed"] == 1 }
+            // A reply queued for later, to show in the queue depths.
+            try daemon.connection.execute("""
+                INSERT INTO \(daemon.site.table(.outbox)) (account_id, contact_id, type, payload_json, state, source, priority, next_attempt_at, created_at, updated_at)
+                SELECT a.id, c.id, 'text', '{"text":{"body":"x"}}', 'queued', 'agent', 0, UTC_TIMESTAMP(6) + INTERVAL 1 HOUR, UTC_TIMESTAMP(6), UTC_TIMESTAMP(6)
+                FROM \(daemon.site.table(.accounts)) a, \(daemon.site.table(.contacts)) c
+                """)
             let metrics = try await daemon.request("GET", "/metrics").1
             #expect(metrics.contains("cloudchat_webhooks_accepted_total 1\n"))
             #expect(metrics.contains(#"cloudchat_webhooks_rejected_total{reason="missing_signature"} 1"#))
             #expect(metrics.contains("cloudchat_webhooks_stored_total 1\n"))
             #expect(metrics.contains(#"cloudchat_webhook_events_processed_total{blog_id="1",outcome="processed"} 1"#))
             #expect(!metrics.contains("16505551234"), "metrics never carry phone numbers")
+
+            // The control listener serves the same page to a scraper, unsigned, with what swift-metrics recorded
+            // and the queues read from the database (the reading is reused for a few seconds).
+            let scraped = try await LoopbackHTTPClient.send("GET", port: daemon.controlPort, path: "/metrics", body: [], headers: [:])
+            #expect(scraped.status == 200)
+            let page = scraped.text
+            #expect(page.contains(#"cloudchat_send_queue_depth{blog_id="1",phone_number_id="106540352242922",lane="agent"} 1"#))
+            #expect(page.contains(#"cloudchat_send_queue_depth{blog_id="1",phone_number_id="106540352242922",lane="campaign"} 0"#))
+            #expect(page.contains("cloudchat_webhook_commit_batch_size_count 1\n"))
+            #expect(page.contains(#"cloudchat_db_work_seconds_count{pool="webhooks"} "#))
+            #expect(page.contains(#"cloudchat_db_wait_seconds_bucket{pool="main",le="+Inf"} "#))
+            #expect(page.contains("cloudchat_webhooks_accepted_total 1\n"))
+            #expect(!page.contains("16505551234"), "metrics never carry phone numbers")
         }
     }
 
