@@ -81,6 +81,7 @@ final class ControlAPI: Sendable {
     private let onAccountsChanged: @Sendable () -> Void
     private let webhookStatus: @Sendable () -> [String: JSONValue]
     private let metrics: @Sendable () async -> String
+    private let liveStatus: @Sendable () async -> [String: JSONValue]
     private let uploadsDirectory: String
     private let logger: Logger
 
@@ -88,8 +89,10 @@ final class ControlAPI: Sendable {
          templates: TemplateSyncService, http: GraphHTTPClient, sending: SenderConfiguration, logger: Logger,
          webhookStatus: @escaping @Sendable () -> [String: JSONValue] = { [:] }, uploadsDirectory: String = "/var/lib/cloudchat/uploads",
          metrics: @escaping @Sendable () async -> String = { "" },
+         liveStatus: @escaping @Sendable () async -> [String: JSONValue] = { [:] },
          onAccountsChanged: @escaping @Sendable () -> Void) {
         self.metrics = metrics
+        self.liveStatus = liveStatus
         self.secret = secret
         self.sites = sites
         self.pool = pool
@@ -162,7 +165,9 @@ final class ControlAPI: Sendable {
                 return Response(status: 502, ["error": .string("template sync failed: \(error)")])
             }
         case ("GET", "/v1/status"):
-            return Response(status: 200, statusReport())
+            var report = statusReport()
+            report.merge(await liveStatus()) { _, new in new }
+            return Response(status: 200, report)
         case ("POST", "/v1/campaigns"):
             guard let body, let site = site(in: body) else { return Self.noSite }
             return await createCampaign(body, site: site)

@@ -29,9 +29,24 @@ public struct ControlClient: Sendable {
         return (response.status, try? JSONValue.parse(response.body))
     }
 
+    /// Gets a control path, signed like every call.
+    public func get(_ path: String) async throws -> (status: Int, body: JSONValue?) {
+        let timestamp = String(Int(Date().timeIntervalSince1970))
+        let signature = ControlAPI.signature(secret: secret, timestamp: timestamp, method: "GET", path: path, body: [])
+        let response = try await http.send(GraphHTTPClient.Request(
+            method: "GET", url: baseURL + path,
+            headers: [("X-CloudChat-Timestamp", timestamp), ("X-CloudChat-Signature", signature)],
+            body: nil, timeout: .seconds(5)))
+        return (response.status, try? JSONValue.parse(response.body))
+    }
+
+    /// Where the daemon's control API is.
+    public var address: String { baseURL }
+
     /// Tells the daemon that a site's outbox or campaigns changed; false when it could not be reached.
     public func notify(blogID: Int, topic: String) async -> Bool {
         let answer = try? await post("/v1/notify", .object(["blog_id": .number(Double(blogID)), "topic": .string(topic)]))
         return answer.map { (200..<300).contains($0.status) } ?? false
     }
 }
+

@@ -187,6 +187,7 @@ public enum Daemon {
                             },
                             uploadsDirectory: uploads,
                             metrics: { await metrics.render() },
+                            liveStatus: { await metrics.liveStatus() },
                             onAccountsChanged: { routing.reloadNow() }),
             logger: logger, onListening: { port in
                 readiness.arrive()

@@ -3,6 +3,7 @@ import Prometheus
 import Sending
 import Synchronization
 import WebhookIngest
+import WhatsAppCloudAPI
 
 /// Why a webhook request was refused at the door.
 enum WebhookRejection: String, CaseIterable, Sendable {
@@ -42,6 +43,7 @@ struct DaemonMetrics: Sendable {
     let media: MediaDownloadWorker
     let registry: PrometheusCollectorRegistry
     let queues: DatabaseGauges
+    let startedAt = ContinuousClock.now
 
     /// The swift-metrics factory of a daemon's registry, with buckets that fit what is measured.
     static func factory(registry: PrometheusCollectorRegistry) -> PrometheusMetricsFactory {
@@ -61,6 +63,42 @@ struct DaemonMetrics: Sendable {
         }
         text += registry.emitToString()
         return text
+    }
+
+    /// What `GET /v1/status` adds to its counters for `cloudchatd status`: uptime, spool, processing
+    /// per site, and the queues and campaigns read from the database.
+    func liveStatus() async -> [String: JSONValue] {
+        func number(_ value: some BinaryInteger) -> JSONValue { .number(Double(value)) }
+        var status: [String: JSONValue] = [
+            "uptime_seconds": .number((startedAt.duration(to: .now) / .seconds(1)).rounded()),
+            "spool_batches": number(spool?.pendingBatches ?? 0),
+            "processing": .array(processors.map { processor in
+                let stats = processor.currentStatistics
+                return .object([
+                    "blog_id": number(processor.site.blogID), "processed": number(stats.total),
+                    "lag_seconds": .number(stats.lagSeconds), "holds_lease": .bool(stats.holdsLease),
+                ])
+            }),
+        ]
+        if let reading = await queues.read() {
+            status["queues"] = .array(reading.queued.map { queue in
+                .object(["blog_id": number(queue.blogID), "phone_number_id": .string(queue.phoneNumberID),
+                         "lane": .string(queue.lane), "queued": number(queue.count)])
+            })
+            var campaigns: [String: [String: JSONValue]] = [:]
+            for row in reading.campaigns {
+                let key = "\(row.blogID)/\(row.campaignID)"
+                var campaign = campaigns[key] ?? ["blog_id": number(row.blogID), "campaign_id": number(row.campaignID),
+                                                  "state": .string(row.campaignState), "recipients": .object([:])]
+                if case .object(var recipients)? = campaign["recipients"] {
+                    recipients[row.recipientState] = number(row.count)
+                    campaign["recipients"] = .object(recipients)
+                }
+                campaigns[key] = campaign
+            }
+            status["campaigns"] = .array(campaigns.keys.sorted().compactMap { campaigns[$0].map(JSONValue.object) })
+        }
+        return status
     }
 
     private static func render(_ reading: DatabaseGauges.Reading) -> String {
