@@ -286,6 +286,9 @@ public struct ConfigurationLoader: Sendable {
                 throw invalid("must be one of trace, debug, info, notice, warning, error, critical")
             }
             configuration.logLevel = level
+        case .logFormat:
+            guard let format = LogFormat(rawValue: value.lowercased()) else { throw invalid("must be logfmt, json or text") }
+            configuration.logFormat = format
         }
         configuration.origins[key] = origin
     }

@@ -33,6 +33,8 @@ public struct DaemonConfiguration: Sendable {
     public var databasePoolSize = 8
     /// Log verbosity.
     public var logLevel: Logger.Level = .info
+    /// How log records are written to standard error: logfmt, JSON or text, one line each.
+    public var logFormat: LogFormat = .logfmt
     /// Where the HTTP listener (webhooks, health) binds: a host and a port.
     public var httpHost = "127.0.0.1"
     /// The HTTP listener's port (0 picks a free one).
@@ -106,6 +108,7 @@ public enum ConfigurationKey: String, CaseIterable, Sendable, Comparable {
     case multisite = "multisite"
     case databasePoolSize = "db_pool_size"
     case logLevel = "log_level"
+    case logFormat = "log_format"
     case httpListen = "http_listen"
     case httpIdleTimeout = "http_idle_timeout"
     case webhookVerifyToken = "webhook_verify_token"
@@ -147,6 +150,7 @@ public enum ConfigurationKey: String, CaseIterable, Sendable, Comparable {
         case .multisite: "yes, no or auto (default: detect from MULTISITE)"
         case .databasePoolSize: "most database connections at once (1-64, default 8)"
         case .logLevel: "trace, debug, info, notice, warning, error or critical (default info)"
+        case .logFormat: "how log lines are written to standard error: logfmt, json or text (default logfmt)"
         case .httpListen: "address of the webhook and health listener, host:port or [v6]:port (default 127.0.0.1:8787)"
         case .httpIdleTimeout: "seconds before an idle or stalled client connection is closed (default 30)"
         case .webhookVerifyToken: "the Verify Token entered in Meta's webhook settings"

@@ -158,6 +158,8 @@ public enum Doctor {
             (.databasePassword, configuration.databasePassword.isEmpty ? "(empty)" : "(set)"),
             (.tablePrefix, configuration.tablePrefix),
             (.multisite, configuration.multisite.map { $0 ? "yes" : "no" } ?? "auto"),
+            (.logLevel, configuration.logLevel.rawValue),
+            (.logFormat, configuration.logFormat.rawValue),
         ]
         if let path = configuration.wpConfigPath { lines.append("read \(path)") }
         for (key, value) in shown {

@@ -45,11 +45,15 @@ struct ConfigurationOptions: ParsableArguments {
     @Option(name: .customLong("log-level"), help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
     var logLevel: String?
 
+    @Option(name: .customLong("log-format"), help: ArgumentHelp("How log lines are written: logfmt (default), json or text.", valueName: "format"))
+    var logFormat: String?
+
     var loader: ConfigurationLoader {
         var commandLine: [ConfigurationKey: String] = [:]
         commandLine[.wordpressPath] = wordpress
         commandLine[.wpConfig] = wpConfig
         commandLine[.logLevel] = logLevel
+        commandLine[.logFormat] = logFormat
         return ConfigurationLoader(configFile: config, commandLine: commandLine)
     }
 
@@ -57,13 +61,9 @@ struct ConfigurationOptions: ParsableArguments {
     func load() throws -> DaemonConfiguration {
         do {
             let configuration = try loader.load()
-            // Each command loads its configuration once per process, so this runs once.
-            let level = configuration.logLevel
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = level
-                return handler
-            }
+            // Each command loads its configuration once per process; the level stays
+            // changeable through CloudChatLogging.levelControl.
+            CloudChatLogging.bootstrap(format: configuration.logFormat, level: configuration.logLevel)
             return configuration
         } catch {
             printError("cloudchatd: \(error)")
