@@ -372,6 +372,10 @@ final class NumberSender: Sendable {
             return nil
         }
         func fail(_ reason: String, _ details: String) async -> PreparedSend? {
+            logger.debug("a send was refused before Meta was asked; the row keeps the reason", metadata: [
+                "blog_id": "\(site.blogID)", "row": "\(item.origin.description)", "to": "\(PhoneNumberMask.mask(item.recipient ?? ""))",
+                "reason": "\(reason)",
+            ])
             await finish(item) { [store] connection in
                 try store.recordFailed(item, .init(reason: reason, details: details), payloadJSON: item.payloadJSON, now: now, on: connection)
             }
@@ -474,6 +478,10 @@ final class NumberSender: Sendable {
                 accepted.withLock { $0.append((item, acceptance)) }
                 recorderWake.signal()
                 if let recipient = item.recipient { spacing.withLock { $0.delivered(recipient) } }
+                logger.trace("send accepted by Meta", metadata: [
+                    "blog_id": "\(site.blogID)", "row": "\(item.origin.description)", "type": "\(item.type)",
+                    "to": "\(PhoneNumberMask.mask(item.recipient ?? ""))",
+                ])
             }
             statistics.accepted.add(1, ordering: .relaxed)
         } catch let error as GraphAPIError {
@@ -545,6 +553,11 @@ final class NumberSender: Sendable {
 
     private func fail(_ item: ClaimedSend, reason: String, code: Int?, details: String, traceID: String?) async {
         statistics.failed.add(1, ordering: .relaxed)
+        // Meta's details may quote the request (the number, a parameter): they stay in the row.
+        logger.debug("a send failed; the row keeps Meta's reason", metadata: [
+            "blog_id": "\(site.blogID)", "row": "\(item.origin.description)", "to": "\(PhoneNumberMask.mask(item.recipient ?? ""))",
+            "reason": "\(reason)", "code": "\(code.map(String.init) ?? "-")",
+        ])
         await finish(item) { [store] in
             try store.recordFailed(item, .init(reason: reason, code: code, details: details, traceID: traceID), payloadJSON: item.payloadJSON,
                                    now: Date(), on: $0)

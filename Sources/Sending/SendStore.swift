@@ -291,8 +291,9 @@ public struct SendStore: Sendable {
             for row in try connection.query("SELECT wamid, id FROM \(messages) WHERE wamid IN (\(list: sends.map(\.1.wamid)))") {
                 messageIDs[try row.decode(String.self, at: 0)] = try row.decode(UInt64.self, at: 1)
             }
-            let ids = try sends.map { _, accepted -> UInt64 in
-                guard let id = messageIDs[accepted.wamid] else { throw OutboxError("the message row of wamid \(accepted.wamid) was not written") }
+            let ids = try sends.map { item, accepted -> UInt64 in
+                // Not the wamid: Meta's wamids carry the recipient's number, and this error is logged.
+                guard let id = messageIDs[accepted.wamid] else { throw OutboxError("the message row of \(item.origin.description)'s send was not written") }
                 return id
             }
             let recorded = zip(sends, ids).map { (item: $0.0, wamid: $0.1.wamid, messageID: $1) }
