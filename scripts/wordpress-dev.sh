@@ -4,7 +4,7 @@
 #
 # It copies Debian's wordpress package (/usr/share/wordpress) into its own
 # directory with a plain wp-config.php (nothing under /etc is read), keeps its
-# database cloudchat_wordpress on the throwaway MariaDB (scripts/mariadb-dev.sh),
+# database (cloudchat_wordpress) on the throwaway MariaDB (scripts/mariadb-dev.sh),
 # installs WordPress, links plugin-bridge/ in as the plugin and activates it,
 # creates the users admin, agent (CloudChat Agent) and subscriber, creates
 # CloudChat's tables (cloudchatd migrate) and serves the site with PHP's built-in
@@ -21,6 +21,7 @@
 #   CLOUDCHAT_WP_DIR        the WordPress root            (default: <repo>/.dev/wordpress-site)
 #   CLOUDCHAT_WP_RUN_DIR    pid file and logs             (default: <repo>/.dev/wordpress-run)
 #   CLOUDCHAT_WP_PORT       port of the site on 127.0.0.1 (default: 8793)
+#   CLOUDCHAT_WP_DB_NAME    its database on the throwaway MariaDB (default: cloudchat_wordpress)
 #   CLOUDCHAT_BIN_DIR       where cloudchatd is           (default: built with `swift build`)
 set -eu
 
@@ -37,7 +38,10 @@ package_dir=/usr/share/wordpress
 pidfile=$run_dir/php.pid
 php_log=$run_dir/php.log
 debug_log=$run_dir/wp-debug.log
-db_name=cloudchat_wordpress
+db_name=${CLOUDCHAT_WP_DB_NAME:-cloudchat_wordpress}
+case $db_name in
+    '' | *[!A-Za-z0-9_]*) err "CLOUDCHAT_WP_DB_NAME must be letters, digits and _ only" ;;
+esac
 
 # Test accounts. They only ever guard a throwaway site on 127.0.0.1.
 admin_password=admin-dev-password
