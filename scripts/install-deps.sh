@@ -10,6 +10,8 @@ say() { printf 'install-deps: %s\n' "$*"; }
 err() { printf 'install-deps: error: %s\n' "$*" >&2; exit 1; }
 
 packages="mariadb-server mariadb-client libmariadb-dev libcurl4-openssl-dev libssl-dev pkg-config shellcheck curl openssl"
+# systemd-analyze checks the service unit.
+packages="$packages systemd"
 # The WordPress plugin's tests: Debian's WordPress served by PHP's built-in
 # server, PHPUnit, and headless Chromium driven by Selenium (Python, from pip).
 packages="$packages wordpress php-cli php-mysql php-curl php-mbstring phpunit chromium chromium-driver"
