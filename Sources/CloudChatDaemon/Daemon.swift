@@ -119,7 +119,7 @@ public enum Daemon {
         let graphHTTP = GraphHTTPClient(userAgent: "cloudchatd/\(CloudChatVersion.current)")
         let sending = configuration.sending
         let sender = OutboxSenderService(sites: sites, pool: database.pool, http: graphHTTP, vault: vault, configuration: sending,
-                                         instanceID: instanceID, logger: logger)
+                                         instanceID: instanceID, logger: logger, metrics: metricsFactory)
         let templates = TemplateSyncService(sites: sites, pool: database.pool, http: graphHTTP, vault: vault, configuration: sending,
                                             interval: .seconds(configuration.templateSyncIntervalSeconds), instanceID: instanceID, logger: logger)
         var mediaConfiguration = MediaDownloadWorker.Configuration()

@@ -484,18 +484,23 @@ final class NumberSender: Sendable {
                 ])
             }
             statistics.accepted.add(1, ordering: .relaxed)
+            statistics.recordResult("accepted")
         } catch let error as GraphAPIError {
             statistics.latency.record(ContinuousClock.now - started)
+            statistics.recordResult(error.code.map(String.init) ?? "http_\(error.httpStatus)")
             await handle(error, for: item)
         } catch let error as GraphHTTPError where error.requestWasNotSent {
+            statistics.recordResult("not_sent")
             await retryOrFail(item, attemptsAllowed: configuration.maximumConnectAttempts, code: nil, details: error.description)
         } catch let error as GraphSendError {
             if case .invalid(let reason) = error {
                 await fail(item, reason: "invalid_payload", code: nil, details: reason, traceID: nil)
             } else {
+                statistics.recordResult("no_answer")
                 await leaveInDoubt(item, details: error.description)
             }
         } catch {
+            statistics.recordResult("no_answer")
             await leaveInDoubt(item, details: "\(error)")
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MariaDB
+import Metrics
 import ServiceLifecycle
 import Synchronization
 import WhatsAppCloudAPI
@@ -19,12 +20,14 @@ public final class OutboxSenderService: Service, Sendable {
     private let instanceID: String
     private let logger: Logger
     /// The counters of every sender.
-    public let statistics = SendStatistics()
+    public let statistics: SendStatistics
     private let senders = Mutex<[SenderKey: NumberSender]>([:])
     private let reload = WakeSignal()
 
     public init(sites: [WordPressSite], pool: MariaDBPool, http: GraphHTTPClient, vault: CredentialVault,
-                configuration: SenderConfiguration, instanceID: String, logger: Logger) {
+                configuration: SenderConfiguration, instanceID: String, logger: Logger,
+                metrics: any MetricsFactory = NOOPMetricsHandler.instance) {
+        statistics = SendStatistics(metrics: metrics)
         self.sites = sites
         self.pool = pool
         self.http = http

@@ -1,3 +1,4 @@
+import Metrics
 import Synchronization
 
 /// Counters of the outbox senders, for `/metrics` and the benchmark report.
@@ -19,8 +20,18 @@ public final class SendStatistics: Sendable {
     /// Send request durations (from the request to Meta's answer), in milliseconds.
     public let latency = LatencyHistogram()
     private let paces = Mutex<[String: Double]>([:])
+    private let metrics: any MetricsFactory
 
-    public init() {}
+    /// - Parameter metrics: where `cloudchat_send_results_total{code}` goes: Meta's answers by error code.
+    public init(metrics: any MetricsFactory = NOOPMetricsHandler.instance) {
+        self.metrics = metrics
+    }
+
+    /// Counts one answer to a send: `accepted`, Meta's error code, `not_sent` (no connection) or
+    /// `no_answer` (the request went out, nothing came back).
+    func recordResult(_ code: String) {
+        Counter(label: "cloudchat_send_results_total", dimensions: [("code", code)], factory: metrics).increment()
+    }
 
     /// Records the pace in force for a business number.
     func recordPace(_ rate: Double, phoneNumberID: String) {

@@ -133,6 +133,10 @@ struct SendingEndToEndTests {
             #expect(simulator.acceptedCount(to: "16505559876") == 1, "only the template reached the silent contact")
             #expect(try Self.value("SELECT COUNT(*) FROM \(table(.messages)) WHERE outbox_id = \(refused) AND status = 'failed'", daemon,
                                    as: Int.self) == 1, "the thread shows what was not sent")
+
+            // Meta's answers are counted by code; a send refused before Meta was asked is not one of them.
+            let metrics = try await LoopbackHTTPClient.send("GET", port: daemon.controlPort, path: "/metrics", body: [], headers: [:]).text
+            #expect(metrics.contains(#"cloudchat_send_results_total{code="accepted"} 2"#), "\(metrics.split(separator: "\n").filter { $0.contains("send_results") })")
         }
     }
 
