@@ -39,6 +39,7 @@ struct Serve: AsyncParsableCommand {
                 onReload: {
                     do {
                         let reloaded = try loader.load()
+                        CloudChatLogging.levelControl.set(reloaded.logLevel)
                         logger.notice("configuration re-read", metadata: ["log_level": "\(reloaded.logLevel)"])
                     } catch {
                         logger.error("the configuration could not be re-read; the running settings stay", metadata: ["error": "\(error)"])
