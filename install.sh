@@ -693,6 +693,7 @@ control_listen = 127.0.0.1:8789
 control_secret_file = $creds_final/control_secret
 secrets_key_file = $creds_final/secrets_key
 webhook_app_secret_file = $creds_final/webhook_app_secret
+webhook_verify_token_file = $creds_final/webhook_verify_token
 CONF
     put_file "$work/cloudchatd.conf" "$conf" 0640 root:cloudchat
     if [ "$dry_run" = yes ]; then sed 's/^/    | /' "$work/cloudchatd.conf"; fi
@@ -939,7 +940,8 @@ CloudChat is installed${destdir:+ (staged under $destdir)}.
   media          $media_dir
   plugin         $plugins_dir/cloudchat ($plugin_state)
   logs           journalctl -u cloudchatd
-  check          sudo env CREDENTIALS_DIRECTORY=$creds_final $prefix/bin/cloudchatd doctor
+  check          sudo $prefix/bin/cloudchatd doctor
+  watch          sudo $prefix/bin/cloudchatd status --watch
 
 1. Connect the plugin. In wp-admin, activate CloudChat (Plugins) if it is not
    active, open CloudChat -> Settings, enter the service address

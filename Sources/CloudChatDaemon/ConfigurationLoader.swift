@@ -209,6 +209,13 @@ public struct ConfigurationLoader: Sendable {
             configuration.httpIdleTimeoutSeconds = seconds
         case .webhookVerifyToken:
             configuration.webhookVerifyToken = rawValue.isEmpty ? nil : rawValue
+        case .webhookVerifyTokenFile:
+            guard let contents = Self.readFile(value) else {
+                throw invalid("names \(value), which cannot be read; check the path and that cloudchatd's user may read it")
+            }
+            let token = Self.firstLine(contents)
+            configuration.webhookVerifyToken = token.isEmpty ? nil : token
+            configuration.origins[.webhookVerifyToken] = origin
         case .webhookAppSecret:
             configuration.webhookAppSecrets = rawValue.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         case .webhookAppSecretFile:
@@ -365,6 +372,7 @@ extension ConfigurationLoader {
         .databasePassword: [.databasePasswordFile], .databasePasswordFile: [.databasePassword],
         .webhookAppSecret: [.webhookAppSecretFile], .webhookAppSecretFile: [.webhookAppSecret],
         .controlSecret: [.controlSecretFile], .controlSecretFile: [.controlSecret],
+        .webhookVerifyToken: [.webhookVerifyTokenFile], .webhookVerifyTokenFile: [.webhookVerifyToken],
     ]
 
     static func readFile(_ path: String) -> Data? {

@@ -97,6 +97,29 @@ struct ConfigurationLoaderTests {
         #expect(missing.description.contains("CLOUDCHAT_DB_PASSWORD_FILE"))
     }
 
+    /// The config file names root-only secret files for commands run by hand; under systemd the
+    /// service user gets the same secrets as credentials and must not trip over the files it cannot read.
+    @Test func aCredentialReplacesTheConfigFilesSecretFileWithoutReadingIt() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let config = try directory.write("cloudchatd.conf", """
+            db_password_file = \(directory.path)/root-only/db_password
+            control_secret_file = \(directory.path)/root-only/control_secret
+            webhook_verify_token_file = \(directory.path)/root-only/webhook_verify_token
+            """)
+        try directory.write("credentials/db_password", "database-credential")
+        try directory.write("credentials/control_secret", "control-credential")
+        try directory.write("credentials/webhook_verify_token", "token-credential")
+        let configuration = try loader(directory, environment: ["CREDENTIALS_DIRECTORY": directory.path + "/credentials"],
+                                       configFile: config).load()
+        #expect(configuration.databasePassword == "database-credential")
+        #expect(configuration.controlSecret == "control-credential")
+        #expect(configuration.webhookVerifyToken == "token-credential")
+        // Without the credentials the unreadable file is an error that names it.
+        let unreadable = try #require(throws: ConfigurationError.self) { try loader(directory, configFile: config).load() }
+        #expect(unreadable.description.contains("root-only/db_password"))
+    }
+
     @Test(arguments: [
         ("db_hots = x", "unknown setting 'db_hots'"),
         ("db_port = 70000", "db_port must be a TCP port"),
