@@ -22,7 +22,9 @@ public struct CloudChatLogHandler: LogHandler {
     /// Where lines go.
     public let output: LogOutput
 
+    /// Metadata of this logger, written with every record.
     public var metadata: Logger.Metadata = [:]
+    /// Adds metadata to every record, e.g. from task-locals.
     public var metadataProvider: Logger.MetadataProvider?
     private var ownLevel: Logger.Level?
 
@@ -52,11 +54,14 @@ public struct CloudChatLogHandler: LogHandler {
         set { ownLevel = newValue }
     }
 
+    /// One key of this logger's metadata.
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
+    /// Writes one line: this logger's metadata, the provider's and the call's (later ones win), an attached
+    /// error's description under `error`, with customers' numbers masked.
     public func log(event: LogEvent) {
         var merged = metadata
         if let provided = metadataProvider?.get(), !provided.isEmpty {

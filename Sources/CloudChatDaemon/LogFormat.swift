@@ -11,10 +11,14 @@ import Logging
 /// A newline or other control character inside a message or a value is escaped, so a
 /// record is never broken into two lines. Metadata comes after the fixed fields, sorted by key.
 public enum LogFormat: String, Sendable, CaseIterable, CustomStringConvertible {
+    /// `key=value` pairs, values quoted when they need it: easy to read and to grep.
     case logfmt
+    /// One JSON object per line, for log shippers.
     case json
+    /// The shape of swift-log's `StreamLogHandler`, with the module in brackets.
     case text
 
+    /// The name as written in the configuration: `logfmt`, `json` or `text`.
     public var description: String { rawValue }
 
     /// Encodes one record as one line, without the line ending.
@@ -33,9 +37,11 @@ public enum LogFormat: String, Sendable, CaseIterable, CustomStringConvertible {
 public struct LogRecord: Sendable {
     /// When it was logged.
     public var time: Date
+    /// Its level.
     public var level: Logger.Level
     /// The logger's label, e.g. `cloudchatd`.
     public var label: String
+    /// What happened, in a sentence.
     public var message: String
     /// Every key and value of the record: the logger's, the provider's and the call's.
     public var metadata: Logger.Metadata
