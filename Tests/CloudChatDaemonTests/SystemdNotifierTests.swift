@@ -10,7 +10,8 @@ import Glibc
 #endif
 
 /// A datagram socket standing in for systemd's notify socket.
-private final class NotifySocket {
+/// Shared with the process-level service tests.
+final class NotifySocket {
     let descriptor: Int32
     /// The name to put in NOTIFY_SOCKET.
     let name: String
