@@ -130,11 +130,7 @@ struct Doctor: AsyncParsableCommand {
 
     func run() async throws {
         // Doctor reports configuration errors as findings, so it loads them itself.
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .warning
-            return handler
-        }
+        CloudChatLogging.bootstrap(format: .text, level: .warning)
         let findings = await CloudChatDaemon.Doctor.run(loading: options.loader, logger: Logger(label: "cloudchatd.doctor"))
         for finding in findings {
             let mark = switch finding.outcome {
