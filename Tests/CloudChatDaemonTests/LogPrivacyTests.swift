@@ -75,17 +75,8 @@ struct LogPrivacyTests {
         let keyFile = try directory.write("secrets.key", SecretsKeyring.newFileText())
         chmod(keyFile, 0o600)
 
-        var configuration = DaemonConfiguration()
-        let database = TestDatabase.configuration()
-        configuration.databaseHost = database.host
-        configuration.databaseSocket = database.socket
-        configuration.databaseName = database.database
-        configuration.databaseUser = database.user
-        configuration.databasePassword = database.password
-        configuration.tablePrefix = scratch.prefix
-        configuration.multisite = false
+        var configuration = DaemonConfiguration.forTests(prefix: scratch.prefix)
         configuration.httpPort = webhookPort
-        configuration.controlPort = 0
         configuration.webhookAppSecrets = [appSecret]
         configuration.webhookVerifyToken = verifyToken
         configuration.controlSecret = controlSecret

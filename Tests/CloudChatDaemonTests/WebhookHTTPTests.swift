@@ -8,6 +8,24 @@ import TestSupport
 import Testing
 import WordPressStore
 
+extension DaemonConfiguration {
+    /// The test database's settings for one scratch site, both listeners on free ports.
+    static func forTests(prefix: String) -> DaemonConfiguration {
+        var configuration = DaemonConfiguration()
+        let database = TestDatabase.configuration()
+        configuration.databaseHost = database.host
+        configuration.databaseSocket = database.socket
+        configuration.databaseName = database.database
+        configuration.databaseUser = database.user
+        configuration.databasePassword = database.password
+        configuration.tablePrefix = prefix
+        configuration.multisite = false
+        configuration.httpPort = 0
+        configuration.controlPort = 0
+        return configuration
+    }
+}
+
 /// A daemon assembled in-process against the test database, listening on free ports.
 struct RunningDaemon {
     let port: Int
@@ -26,17 +44,7 @@ struct RunningDaemon {
         defer { scratch.drop() }
         let (connection, site, prefix) = (scratch.connection, scratch.site, scratch.prefix)
 
-        var configuration = DaemonConfiguration()
-        let database = TestDatabase.configuration()
-        configuration.databaseHost = database.host
-        configuration.databaseSocket = database.socket
-        configuration.databaseName = database.database
-        configuration.databaseUser = database.user
-        configuration.databasePassword = database.password
-        configuration.tablePrefix = prefix
-        configuration.multisite = false
-        configuration.httpPort = 0
-        configuration.controlPort = 0
+        var configuration = DaemonConfiguration.forTests(prefix: prefix)
         configuration.httpIdleTimeoutSeconds = idleTimeout
         configuration.webhookMaxBodyBytes = maxBody
         configuration.webhookAppSecrets = appSecrets
