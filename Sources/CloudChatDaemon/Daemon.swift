@@ -147,14 +147,25 @@ public enum Daemon {
         }
         let processorsBySite = Dictionary(uniqueKeysWithValues: processors.map { ($0.site, $0) })
         let wakeProcessor: @Sendable (WordPressSite) -> Void = { processorsBySite[$0]?.notify() }
+        // Webhooks are checked against the configured app secrets and those stored with the numbers.
+        let appSecrets = WebhookAppSecrets(configured: configuration.webhookAppSecrets)
         let routing = SiteRoutingService(router: router, sites: sites, owners: owners, pool: database.pool, logger: logger,
+                                         appSecrets: appSecrets,
+                                         loadAppSecrets: { [pool = database.pool] in
+                                             await Self.storedAppSecrets(sites: sites, pool: pool, vault: vault, logger: logger)
+                                         },
                                          onMoved: wakeProcessor)
+        // Checked from the first request on; the routing service keeps them current.
+        appSecrets.replaceStored(await storedAppSecrets(sites: sites, pool: database.pool, vault: vault, logger: logger) ?? [])
         let writer = WebhookEventWriter(pool: writerPool, router: router, spool: spool, limits: limits, logger: logger, metrics: metricsFactory,
                                         onStored: wakeProcessor)
         writerBinding.bind(writer)
         let drainer = spool.map { WebhookSpoolDrainer(spool: $0, pool: writerPool, sites: sites, logger: logger) }
         if configuration.webhookAppSecrets.isEmpty {
-            logger.warning("no webhook_app_secret is configured: webhooks are answered 503 until one is (Meta retries them)")
+            logger.notice("""
+                no webhook_app_secret is configured: webhooks are checked with the app secrets stored with the numbers, \
+                and answered 503 while there is none (Meta retries them)
+                """)
         }
         let scheduler = CampaignScheduler(sites: sites, pool: database.pool, logger: logger, onChange: { sender.notify(site: $0) })
         // READY=1 waits for both listeners.
@@ -163,7 +174,7 @@ public enum Daemon {
                                     sending: sender.statistics, media: media, registry: registry,
                                     queues: DatabaseGauges(sites: sites, pool: database.pool, logger: logger))
         let http = WebhookListener(
-            configuration: listenerConfiguration, writer: writer, pool: database.pool, logger: logger,
+            configuration: listenerConfiguration, appSecrets: appSecrets, writer: writer, pool: database.pool, logger: logger,
             counters: metrics.door, metrics: { await metrics.render() },
             onListening: { port in
                 logger.info("cloudchatd ready", metadata: [
@@ -234,6 +245,32 @@ public enum Daemon {
                      sender: sender, templates: templates)
     }
 
+    /// The app secrets site owners stored with their numbers (from wp-admin), decrypted; nil when they
+    /// cannot be read now (the last ones read stay in force).
+    static func storedAppSecrets(sites: [WordPressSite], pool: MariaDBPool, vault: CredentialVault, logger: Logger) async -> [String]? {
+        guard vault.hasKeyring else { return [] }
+        do {
+            return try await pool.withConnection { connection in
+                var secrets: [String] = []
+                for site in sites {
+                    let accounts = try connection.query("""
+                        SELECT id FROM \(site.table(.accounts)) WHERE app_secret_ciphertext IS NOT NULL
+                        """).map { try $0.decode(UInt64.self, at: 0) }
+                    for account in accounts {
+                        if let secret = try vault.secrets(site: site, accountID: account, on: connection)?.appSecret { secrets.append(secret) }
+                    }
+                }
+                return secrets
+            }
+        } catch let error as MariaDBError where error.kind == .poolClosed {
+            return nil
+        } catch {
+            logger.warning("could not read the app secrets stored with the numbers; webhooks are checked with those read before",
+                           metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+
     /// Reads the secrets key file. A missing file is allowed (nothing can be sent until one exists);
     /// a file that is unsafe or unreadable stops the start, since it would fail every send.
     static func loadKeyring(_ path: String, logger: Logger) throws -> SecretsKeyring? {
@@ -294,9 +331,16 @@ final class SiteRoutingService: Service, Sendable {
     let rerouted = Atomic<Int>(0)
     private let wake = WakeSignal()
 
+    /// Reads the app secrets stored with the numbers, each round (nil: they cannot be read now).
+    private let loadAppSecrets: @Sendable () async -> [String]?
+    private let appSecrets: WebhookAppSecrets
+
     init(router: WebhookSiteRouter, sites: [WordPressSite], owners: WebhookSiteRouter.Owners, pool: MariaDBPool, logger: Logger,
+         appSecrets: WebhookAppSecrets = WebhookAppSecrets(configured: []), loadAppSecrets: @escaping @Sendable () async -> [String]? = { nil },
          onMoved: @escaping @Sendable (WordPressSite) -> Void) {
         initialOwners = owners
+        self.appSecrets = appSecrets
+        self.loadAppSecrets = loadAppSecrets
         self.router = router
         self.sites = sites
         self.pool = pool
@@ -318,6 +362,7 @@ final class SiteRoutingService: Service, Sendable {
                     ? initialOwners : try await pool.withConnection { try WebhookSiteRouter.loadOwners(of: sites, on: $0) }
                 firstRound = false
                 router.update(owners: owners)
+                if let stored = await loadAppSecrets() { appSecrets.replaceStored(stored) }
                 if owners.contested != movedFor?.contested {
                     for (number, claimants) in owners.contested.sorted(by: { $0.key < $1.key }) {
                         logger.error("a business number is an account of several sites; its webhooks wait, unrouted, until only one site has it", metadata: [

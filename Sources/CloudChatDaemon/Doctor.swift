@@ -187,7 +187,10 @@ public enum Doctor {
         let listen = "listening on \(configuration.httpHost):\(configuration.httpPort)"
         var missing: [String] = []
         if configuration.webhookVerifyToken == nil { missing.append("webhook_verify_token (Meta's verification handshake is refused)") }
-        if configuration.webhookAppSecrets.isEmpty { missing.append("webhook_app_secret (webhooks are answered 503 until it is set; Meta retries them)") }
+        if configuration.webhookAppSecrets.isEmpty {
+            missing.append("webhook_app_secret (webhooks are then checked only with the app secrets stored with the numbers in wp-admin, "
+                           + "and answered 503 while there is none; Meta retries them)")
+        }
         if missing.isEmpty {
             let secrets = configuration.webhookAppSecrets.count
             return .init("webhooks", .ok, "\(listen); verify token set; \(secrets) app secret\(secrets == 1 ? "" : "s") configured")

@@ -38,13 +38,13 @@ public final class WebhookListener: Service {
     private let onListening: @Sendable (Int) async -> Void
 
     /// Creates the listener; it binds when run.
-    init(configuration: DaemonConfiguration, writer: WebhookEventWriter, pool: MariaDBPool, logger: Logger,
+    init(configuration: DaemonConfiguration, appSecrets: WebhookAppSecrets? = nil, writer: WebhookEventWriter, pool: MariaDBPool, logger: Logger,
          counters: WebhookDoorCounters, metrics: @escaping @Sendable () async -> String,
          onListening: @escaping @Sendable (Int) async -> Void = { _ in }) {
         self.configuration = configuration
         self.onListening = onListening
         self.context = Context(
-            verifier: WebhookSignatureVerifier(appSecrets: configuration.webhookAppSecrets),
+            verifier: WebhookSignatureVerifier(secrets: appSecrets ?? WebhookAppSecrets(configured: configuration.webhookAppSecrets)),
             verifyToken: configuration.webhookVerifyToken.map { Array($0.utf8) },
             maxBodyBytes: configuration.webhookMaxBodyBytes, writer: writer, pool: pool, logger: logger,
             counters: counters, metrics: metrics)

@@ -1,12 +1,38 @@
 import CloudChatCrypto
 import Foundation
+import Synchronization
 
-/// Checks `X-Hub-Signature-256` against the configured app secrets.
+/// The app secrets webhooks may be signed with: those in the configuration, and those the site
+/// owners stored with their business numbers (from wp-admin), which change while the daemon runs.
+public final class WebhookAppSecrets: Sendable {
+    private let configured: [[UInt8]]
+    private let stored = Mutex<[[UInt8]]>([])
+
+    /// Secrets from the configuration; empty ones are ignored.
+    public init(configured: [String]) {
+        self.configured = configured.filter { !$0.isEmpty }.map { Array($0.utf8) }
+    }
+
+    /// Replaces the secrets stored with the numbers.
+    public func replaceStored(_ secrets: [String]) {
+        let bytes = Set(secrets.filter { !$0.isEmpty }).sorted().map { Array($0.utf8) }
+        stored.withLock { $0 = bytes }
+    }
+
+    /// Every secret a body may be signed with.
+    public var all: [[UInt8]] { configured + stored.withLock { $0 } }
+
+    /// How many secrets come from the configuration and from the numbers.
+    public var counts: (configured: Int, stored: Int) { (configured.count, stored.withLock { $0.count }) }
+}
+
+/// Checks `X-Hub-Signature-256` against the app secrets.
 ///
 /// Meta signs the exact bytes it sends with the app secret; the check runs on
 /// those raw bytes, before any parsing, and compares in constant time. Several
-/// secrets may be configured (several Meta apps subscribed to one number, or a
-/// secret being rotated); a body signed with any of them is accepted.
+/// secrets may be known (several Meta apps subscribed to one number, a secret
+/// being rotated, or numbers of different apps); a body signed with any of them
+/// is accepted.
 public struct WebhookSignatureVerifier: Sendable {
     /// The outcome of a check.
     public enum Verdict: Sendable, Equatable {
@@ -16,25 +42,31 @@ public struct WebhookSignatureVerifier: Sendable {
         case missing
         /// A header that is malformed or matches no secret (answer 403).
         case invalid
-        /// No app secret is configured, so nothing can be verified (answer 503: Meta retries).
+        /// No app secret is known, so nothing can be verified (answer 503: Meta retries).
         case notConfigured
     }
 
-    private let secrets: [[UInt8]]
+    private let secrets: WebhookAppSecrets
 
-    /// Creates a verifier; empty secrets are ignored.
-    public init(appSecrets: [String]) {
-        secrets = appSecrets.filter { !$0.isEmpty }.map { Array($0.utf8) }
+    /// A verifier over secrets that may change.
+    public init(secrets: WebhookAppSecrets) {
+        self.secrets = secrets
     }
 
-    /// Whether any secret is configured.
-    public var isConfigured: Bool { !secrets.isEmpty }
+    /// A verifier over fixed secrets; empty ones are ignored.
+    public init(appSecrets: [String]) {
+        self.init(secrets: WebhookAppSecrets(configured: appSecrets))
+    }
+
+    /// Whether any secret is known.
+    public var isConfigured: Bool { !secrets.all.isEmpty }
 
     /// Checks a signature header against the body.
     public func verify(header: String?, body: some ContiguousBytes) -> Verdict {
-        guard isConfigured else { return .notConfigured }
+        let known = secrets.all
+        guard !known.isEmpty else { return .notConfigured }
         guard let header else { return .missing }
-        for secret in secrets where HMACSHA256.isValidSignature(header: header, body: body, secret: secret) {
+        for secret in known where HMACSHA256.isValidSignature(header: header, body: body, secret: secret) {
             return .valid
         }
         return .invalid

@@ -1,8 +1,9 @@
 import CloudChatCrypto
-import CloudChatDaemon
+@testable import CloudChatDaemon
 import Foundation
 import Logging
 import MariaDB
+import Sending
 import Synchronization
 import TestSupport
 import Testing
@@ -131,6 +132,48 @@ struct WebhookHTTPTests {
             let signature = HMACSHA256.signatureHeader(for: sampleBody, secret: "anything")
             #expect(try await daemon.request("POST", "/webhook", body: sampleBody, headers: ["X-Hub-Signature-256": signature]).0 == 503)
             #expect(try daemon.storedBodies().isEmpty)
+        }
+    }
+
+    /// The app secret a site owner enters with a number in wp-admin signs that app's webhooks too.
+    @Test func anAppSecretStoredWithANumberVerifiesWebhooks() async throws {
+        let keys = try TemporaryDirectory()
+        defer { keys.remove() }
+        let keyFile = try keys.write("secrets.key", SecretsKeyring.newFileText())
+        chmod(keyFile, 0o600)
+        let controlSecret = "control-secret"
+        try await RunningDaemon.with(appSecrets: [], configure: {
+            $0.secretsKeyFile = keyFile
+            $0.controlSecret = controlSecret
+        }) { (daemon: RunningDaemon) async throws in
+            let signature = HMACSHA256.signatureHeader(for: sampleBody, secret: "stored-app-secret")
+            let headers = ["X-Hub-Signature-256": signature]
+            #expect(try await daemon.request("POST", "/webhook", body: sampleBody, headers: headers).0 == 503, "no secret is known yet")
+
+            let accountID = try daemon.connection.execute("""
+                INSERT INTO \(daemon.site.table(.accounts)) (waba_id, phone_number_id, created_at, updated_at)
+                VALUES ('102290129340398', '106540352242922', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))
+                """).lastInsertID
+            try AccountCredentials.store(.init(accessToken: "token", appSecret: "stored-app-secret"), accountID: accountID,
+                                         site: daemon.site, keyring: try SecretsKeyring(contentsOf: keyFile), on: daemon.connection)
+            // The plugin says the accounts changed, as after saving credentials.
+            let body = Array(#"{"blog_id":1,"topic":"accounts"}"#.utf8)
+            let stamp = String(Int(Date().timeIntervalSince1970))
+            let notified = try await LoopbackHTTPClient.send("POST", port: daemon.controlPort, path: "/v1/notify", body: body, headers: [
+                "X-CloudChat-Timestamp": stamp,
+                "X-CloudChat-Signature": ControlAPI.signature(secret: controlSecret, timestamp: stamp, method: "POST", path: "/v1/notify", body: body),
+            ])
+            #expect(notified.status == 202)
+            // The routing service reloads the secrets at once; a request may still meet the old set.
+            let deadline = ContinuousClock.now + .seconds(20)
+            var status = 0
+            while status != 200 && ContinuousClock.now < deadline {
+                status = try await daemon.request("POST", "/webhook", body: sampleBody, headers: headers).0
+                if status != 200 { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(status == 200, "the stored app secret verifies webhooks")
+            let forged = HMACSHA256.signatureHeader(for: sampleBody, secret: "someone-else")
+            #expect(try await daemon.request("POST", "/webhook", body: sampleBody, headers: ["X-Hub-Signature-256": forged]).0 == 403)
         }
     }
 
