@@ -43,6 +43,13 @@ public struct ContactEraser: Sendable {
     /// to be processed, so one in flight cannot re-create the contact half-way.
     public func erase(contactID: UInt64, actorUserID: UInt64?, processingWait: Duration = .seconds(30),
                       pool: MariaDBPool) async throws -> Report {
+        try await erase(contactID: contactID, actor: actorUserID.map { PrivacyActor.wordPressUser($0) } ?? .daemon,
+                        processingWait: processingWait, pool: pool)
+    }
+
+    /// Erases a contact on behalf of `actor`, whom the `contact.erased` audit entry names.
+    public func erase(contactID: UInt64, actor: PrivacyActor, processingWait: Duration = .seconds(30),
+                      pool: MariaDBPool) async throws -> Report {
         let identity = try await pool.withConnection { connection in
             try connection.queryFirst("""
                 SELECT wa_id, phone, user_id FROM \(site.table(.contacts)) WHERE id = \(contactID)
@@ -73,11 +80,8 @@ public struct ContactEraser: Sendable {
             report.rowsByTable[Self.name(.contacts)] = Int(try connection.execute(
                 "DELETE FROM \(site.table(.contacts)) WHERE id = \(contactID)").affectedRows)
             let counts = report.rowsByTable.filter { $0.value > 0 }.map { "\"\($0.key)\":\($0.value)" }.sorted().joined(separator: ",")
-            try connection.execute("""
-                INSERT INTO \(site.table(.auditLog)) (occurred_at, actor_type, actor_user_id, action, object_type, object_id, details_json)
-                VALUES (UTC_TIMESTAMP(6), \(actorUserID == nil ? "daemon" : "wp_user"), \(actorUserID), 'contact.erased', 'contact',
-                        \(contactID), \("{\"rows\":{\(counts)},\"files\":\(report.files)}"))
-                """)
+            try actor.audit("contact.erased", contactID: contactID, detailsJSON: "{\"rows\":{\(counts)},\"files\":\(report.files)}",
+                            site: site, on: connection)
             return report
         }
         logger.info("contact erased", metadata: ["blog_id": "\(site.blogID)", "contact_id": "\(contactID)", "files": "\(report.files)"])
