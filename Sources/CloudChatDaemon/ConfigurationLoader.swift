@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MariaDB
 import Sending
+import WebhookIngest
 import WordPressStore
 
 /// Reads ``DaemonConfiguration`` from its sources.
@@ -285,6 +286,10 @@ public struct ConfigurationLoader: Sendable {
         case .shutdownTimeout:
             guard let seconds = Int(value), (1...600).contains(seconds) else { throw invalid("must be a number of seconds from 1 to 600") }
             configuration.shutdownTimeoutSeconds = seconds
+        case .consentOptOutKeywords:
+            configuration.consentOptOutKeywords = ConsentKeywords.words(rawValue)
+        case .consentOptInKeywords:
+            configuration.consentOptInKeywords = ConsentKeywords.words(rawValue)
         case .spoolDirectory:
             guard value.hasPrefix("/") || value.hasPrefix(".") else { throw invalid("must be a path") }
             configuration.spoolDirectory = value

@@ -134,8 +134,10 @@ public enum Daemon {
             logger: logger)
         // Processing gives way to the writer during bursts; the writer is built after the processors it wakes.
         let writerBinding = LateBinding<WebhookEventWriter>()
+        var processorOptions = WebhookProcessor.Options()
+        processorOptions.consentKeywords = ConsentKeywords(optOut: configuration.consentOptOutKeywords, optIn: configuration.consentOptInKeywords)
         let processors = sites.map {
-            WebhookProcessor(site: $0, pool: database.pool, instanceID: instanceID, logger: logger,
+            WebhookProcessor(site: $0, pool: database.pool, instanceID: instanceID, options: processorOptions, logger: logger,
                              intakeUnderPressure: { writerBinding.value?.isUnderPressure ?? false },
                              onApplied: { site, summary in
                                  for (accountID, count) in summary.inboundByAccount {

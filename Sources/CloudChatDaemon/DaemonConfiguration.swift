@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import WebhookIngest
 
 /// Everything `cloudchatd` is configured with, after every source was read.
 ///
@@ -76,6 +77,10 @@ public struct DaemonConfiguration: Sendable {
     public var mediaMaxBytes: Int64 = 100 * 1024 * 1024
     /// Seconds a shutdown may take before the parts still running are cancelled.
     public var shutdownTimeoutSeconds = 10
+    /// Texts that opt a contact out when they are the whole message (case and accents ignored).
+    public var consentOptOutKeywords = ConsentKeywords.defaultOptOut
+    /// Texts that opt a contact back in when they are the whole message.
+    public var consentOptInKeywords = ConsentKeywords.defaultOptIn
 
     /// The uploads directory in force: the setting, or the WordPress root's, or a directory of the daemon's own.
     public var effectiveUploadsDirectory: String {
@@ -130,6 +135,8 @@ public enum ConfigurationKey: String, CaseIterable, Sendable, Comparable {
     case uploadsDirectory = "uploads_dir"
     case mediaMaxBytes = "media_max_bytes"
     case shutdownTimeout = "shutdown_timeout"
+    case consentOptOutKeywords = "consent_opt_out_keywords"
+    case consentOptInKeywords = "consent_opt_in_keywords"
 
     /// The environment variable, e.g. `CLOUDCHAT_DB_HOST`.
     public var environmentVariable: String { "CLOUDCHAT_" + rawValue.uppercased() }
@@ -173,6 +180,8 @@ public enum ConfigurationKey: String, CaseIterable, Sendable, Comparable {
         case .uploadsDirectory: "WordPress's uploads directory; media is stored in cloudchat/ there (default: wp-content/uploads of the WordPress root)"
         case .mediaMaxBytes: "largest media file downloaded, in bytes (default 104857600, Meta's largest document)"
         case .shutdownTimeout: "seconds a shutdown (SIGTERM) may take before what still runs is cancelled (default 10)"
+        case .consentOptOutKeywords: "comma-separated texts that opt a contact out when they are the whole message, case and accents ignored (default STOP, UNSUBSCRIBE, BAJA, PARAR, ARRET, STOPP, ANNULLA…; empty for none)"
+        case .consentOptInKeywords: "comma-separated texts that opt a contact back in when they are the whole message (default START, UNSTOP, SUBSCRIBE, ALTA, INICIAR…; empty for none)"
         }
     }
 

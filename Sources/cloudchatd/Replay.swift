@@ -40,6 +40,7 @@ struct Replay: AsyncParsableCommand {
         let logger = Logger(label: "cloudchatd.replay")
         let pool = MariaDBPool(configuration: configuration.mariaDB, size: 1, logger: logger)
         let (blogID, fromID, toID) = (blogID, fromID, toID)
+        let keywords = ConsentKeywords(optOut: configuration.consentOptOutKeywords, optIn: configuration.consentOptInKeywords)
         do {
             try await pool.withConnection { connection in
                 var sites = try WordPressSites.discover(on: connection, basePrefix: configuration.tablePrefix, multisite: configuration.multisite)
@@ -52,7 +53,7 @@ struct Replay: AsyncParsableCommand {
                     guard status.state == .current else {
                         throw ReplayError("\(site): CloudChat's schema is not current; run `cloudchatd migrate` first (see `cloudchatd doctor`)")
                     }
-                    try replay(site, from: fromID, to: toID, on: connection)
+                    try replay(site, from: fromID, to: toID, keywords: keywords, on: connection)
                 }
             }
             await pool.shutdown()
@@ -63,7 +64,8 @@ struct Replay: AsyncParsableCommand {
         }
     }
 
-    private func replay(_ site: WordPressSite, from first: UInt64, to requestedLast: UInt64?, on connection: MariaDBConnection) throws {
+    private func replay(_ site: WordPressSite, from first: UInt64, to requestedLast: UInt64?, keywords: ConsentKeywords,
+                        on connection: MariaDBConnection) throws {
         let newest = try connection.queryFirst("SELECT MAX(id) FROM \(site.table(.webhookEvents))")?.decode(UInt64?.self, at: 0) ?? 0
         let last = min(requestedLast ?? newest, newest)
         guard newest > 0, first <= last else {
@@ -72,7 +74,7 @@ struct Replay: AsyncParsableCommand {
         }
         let started = ContinuousClock.now
         var reported = started
-        let replayed = try WebhookProcessor.replay(site: site, ids: first...last, on: connection) { replayed, lastID in
+        let replayed = try WebhookProcessor.replay(site: site, ids: first...last, consentKeywords: keywords, on: connection) { replayed, lastID in
             let now = ContinuousClock.now
             guard reported.duration(to: now) >= .seconds(2) else { return }
             reported = now

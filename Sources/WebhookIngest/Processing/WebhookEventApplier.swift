@@ -91,11 +91,38 @@ struct WebhookEventApplier {
         let errorDetails: String?
     }
 
-    init(site: WordPressSite, connection: MariaDBConnection, now: Date = Date()) throws {
+    /// The consent keywords in force, per account (the daemon's words plus the site's rules).
+    private let consentKeywords: [UInt64: ConsentKeywords]
+
+    init(site: WordPressSite, connection: MariaDBConnection, consentKeywords: ConsentKeywords = .defaults, now: Date = Date()) throws {
         self.site = site
         self.connection = connection
         self.now = now
         self.accounts = try AccountDirectory.load(site: site, on: connection)
+        self.consentKeywords = try Self.loadConsentKeywords(consentKeywords, accounts: accounts, site: site, on: connection)
+    }
+
+    /// The daemon's keywords with each enabled `opt_out_keywords` / `opt_in_keywords` rule of the site added:
+    /// a rule without an account applies to every number of the site.
+    private static func loadConsentKeywords(_ base: ConsentKeywords, accounts: AccountDirectory, site: WordPressSite,
+                                            on connection: MariaDBConnection) throws -> [UInt64: ConsentKeywords] {
+        var perAccount: [UInt64: ConsentKeywords] = [:]
+        for id in accounts.allAccountIDs { perAccount[id] = base }
+        let rules = try connection.query("""
+            SELECT account_id, kind, trigger_json FROM \(site.table(.automations))
+             WHERE kind IN ('opt_out_keywords', 'opt_in_keywords') AND is_enabled = 1 ORDER BY position, id
+            """)
+        for rule in rules {
+            let accountID: UInt64? = try rule.decode(at: 0)
+            let action: ConsentKeywords.Action = try rule.decode(String.self, at: 1) == "opt_out_keywords" ? .optOut : .optIn
+            let trigger: String = try rule.decode(at: 2)
+            // A rule whose trigger is not the documented shape adds nothing.
+            guard let parsed = try? JSONValue.parse(Array(trigger.utf8)), case .array(let words)? = parsed["keywords"] else { continue }
+            for id in perAccount.keys where accountID == nil || accountID == id {
+                for case .string(let word) in words { perAccount[id]!.add(word, action) }
+            }
+        }
+        return perAccount
     }
 
     // MARK: Events
@@ -251,6 +278,11 @@ struct WebhookEventApplier {
         let messageAt = Self.wholeSeconds(message.timestamp) ?? event.receivedAt
         if message.type != "system" { inboundTimes[contactID] = min(inboundTimes[contactID] ?? messageAt, messageAt) }
         let fields = InboundFields(message)
+        // A text that is a consent keyword as a whole (STOP, BAJA, START…) changes consent, at Meta's time (§6.4).
+        if case .text(let text) = message.content, let (action, keyword) = consentKeywords[account.id]?.match(text) {
+            try recordConsent(contactID: contactID, accountID: account.id, event: action.rawValue, source: "keyword",
+                              detail: Self.clipped(keyword, to: 255), wamid: wamid, webhookEventID: event.id, at: messageAt)
+        }
         var mediaID: UInt64?
         if let media = fields.media, let metaMediaID = Self.metaID(media.id, maxLength: 64) {
             mediaID = try insertMedia(media, metaMediaID: metaMediaID, accountID: account.id, contactID: contactID, receivedAt: messageAt)
@@ -995,6 +1027,7 @@ struct AccountDirectory {
     }
 
     func account(phoneNumberID: String) -> Account? { byPhoneNumberID[phoneNumberID] }
+    var allAccountIDs: [UInt64] { byPhoneNumberID.values.map(\.id) }
     func accounts(wabaID: String) -> [UInt64] { byWabaID[wabaID] ?? [] }
 }
 

@@ -35,6 +35,8 @@ public final class WebhookProcessor: Service, Sendable {
         public var idlePoll: Duration = .seconds(1)
         /// Failed attempts before an event is marked `failed` and passed over.
         public var maxAttempts = 5
+        /// The words that opt a contact out or in when a text message is one of them; the site's rules add to them.
+        public var consentKeywords = ConsentKeywords.defaults
 
         public init() {}
     }
@@ -152,7 +154,8 @@ public final class WebhookProcessor: Service, Sendable {
     /// - Parameter progress: called after each batch with the events replayed so far and the last id.
     /// - Returns: how many events were replayed.
     @discardableResult
-    public static func replay(site: WordPressSite, ids: ClosedRange<UInt64>, batchSize: Int = 200, on connection: MariaDBConnection,
+    public static func replay(site: WordPressSite, ids: ClosedRange<UInt64>, batchSize: Int = 200,
+                              consentKeywords: ConsentKeywords = .defaults, on connection: MariaDBConnection,
                               progress: (_ replayed: Int, _ lastID: UInt64) -> Void = { _, _ in }) throws -> Int {
         var after = ids.lowerBound > 0 ? ids.lowerBound - 1 : 0
         var replayed = 0
@@ -160,7 +163,7 @@ public final class WebhookProcessor: Service, Sendable {
             let rows = try readRows(site: site, after: after, limit: batchSize, on: connection).filter { $0.event.id <= ids.upperBound }
             guard let last = rows.last else { break }
             try connection.withTransaction { connection in
-                var applier = try WebhookEventApplier(site: site, connection: connection)
+                var applier = try WebhookEventApplier(site: site, connection: connection, consentKeywords: consentKeywords)
                 try applier.prefetch(rows.map(\.event))
                 for row in rows { _ = try applier.apply(row.event) }
                 try applier.finish()
@@ -281,7 +284,7 @@ public final class WebhookProcessor: Service, Sendable {
         do {
             try connection.withTransaction { connection in
                 var summary = AppliedSummary()
-                let outcomes = try apply(pending.map(\.event), site: site, on: connection, summary: &summary)
+                let outcomes = try apply(pending.map(\.event), site: site, consentKeywords: options.consentKeywords, on: connection, summary: &summary)
                 report.summary = summary
                 var attempt = next
                 attempt.retries.subtract(pending.map(\.event.id))
@@ -298,7 +301,7 @@ public final class WebhookProcessor: Service, Sendable {
             for row in pending {
                 do {
                     var summary = AppliedSummary()
-                    let outcome = try connection.withTransaction { try apply([row.event], site: site, on: $0, summary: &summary)[0] }
+                    let outcome = try connection.withTransaction { try apply([row.event], site: site, consentKeywords: options.consentKeywords, on: $0, summary: &summary)[0] }
                     report.summary.add(summary)
                     next.retries.remove(row.event.id)
                     report.outcomes[outcome.state, default: 0] += 1
@@ -322,10 +325,10 @@ public final class WebhookProcessor: Service, Sendable {
     }
 
     /// Applies events and marks each with its outcome; runs inside the caller's transaction.
-    static func apply(_ events: [StoredWebhookEvent], site: WordPressSite, on connection: MariaDBConnection,
-                      summary: inout AppliedSummary) throws -> [ProcessingOutcome] {
+    static func apply(_ events: [StoredWebhookEvent], site: WordPressSite, consentKeywords: ConsentKeywords = .defaults,
+                      on connection: MariaDBConnection, summary: inout AppliedSummary) throws -> [ProcessingOutcome] {
         guard !events.isEmpty else { return [] }
-        var applier = try WebhookEventApplier(site: site, connection: connection)
+        var applier = try WebhookEventApplier(site: site, connection: connection, consentKeywords: consentKeywords)
         try applier.prefetch(events)
         var outcomes: [ProcessingOutcome] = []
         for event in events {
@@ -379,7 +382,7 @@ public final class WebhookProcessor: Service, Sendable {
         progress.settled.removeAll { $0.since.duration(to: now) > options.recheckWindow }
         let ranges = progress.settled.map(\.range)
         guard !ranges.isEmpty else { return }
-        let site = site
+        let (site, keywords) = (site, options.consentKeywords)
         let report = try await pool.withConnection { connection -> BatchReport in
             var report = BatchReport()
             for range in ranges {
@@ -387,7 +390,7 @@ public final class WebhookProcessor: Service, Sendable {
                     .filter { $0.state == "pending" }
                 guard !late.isEmpty else { continue }
                 var summary = AppliedSummary()
-                let outcomes = try connection.withTransaction { try Self.apply(late.map(\.event), site: site, on: $0, summary: &summary) }
+                let outcomes = try connection.withTransaction { try Self.apply(late.map(\.event), site: site, consentKeywords: keywords, on: $0, summary: &summary) }
                 report.summary.add(summary)
                 for outcome in outcomes { report.outcomes[outcome.state, default: 0] += 1 }
             }
