@@ -86,13 +86,15 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
-        // Data rights: erasing a contact's rows, files and raw webhooks.
+        // Data rights: erasing a contact's rows, files and raw webhooks; retention and its janitor.
         .target(
             name: "Privacy",
             dependencies: [
                 "MariaDB",
                 "WordPressStore",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         // Inbound media: downloads, checksum checks and files under the media directory.

@@ -275,6 +275,12 @@ public struct ConfigurationLoader: Sendable {
         case .templateSyncInterval:
             guard let seconds = Int(value), (60...604_800).contains(seconds) else { throw invalid("must be a number of seconds from 60 to 604800") }
             configuration.templateSyncIntervalSeconds = seconds
+        case .retentionWebhookEventsDays, .retentionMessagesDays, .retentionStatusEventsDays, .retentionOutboxDays,
+             .retentionCampaignRecipientsDays, .retentionAuditLogDays:
+            guard let days = Int(value), (0...3650).contains(days) else {
+                throw invalid("must be 0 (keep forever) or a whole number of days from 1 to 3650")
+            }
+            configuration.retentionDays[key.rawValue] = days
         case .uploadsDirectory:
             guard value.hasPrefix("/") || value.hasPrefix(".") else { throw invalid("must be a path") }
             configuration.uploadsDirectory = value

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MariaDB
 import MediaDownload
+import Privacy
 import Prometheus
 import Sending
 import ServiceLifecycle
@@ -209,6 +210,10 @@ public enum Daemon {
         if configuration.controlSecret == nil {
             logger.warning("no control_secret is configured: the WordPress plugin cannot notify the daemon or hand it credentials")
         }
+        // Retention: each site's option over the configured defaults, purged hourly under the site's janitor lease.
+        let janitor = RetentionJanitor(sites: sites, pool: database.pool, instanceID: instanceID, defaults: configuration.retention,
+                                       mediaDirectory: { MediaStorage.defaultRoot(of: $0, uploadsDirectory: uploads) },
+                                       logger: logger, metrics: metricsFactory)
         let statusLine = DaemonStatusLine { [door = metrics.door, statistics = sender.statistics, spool] in
             DaemonStatusLine.Counts(
                 accepted: door.accepted.load(ordering: .relaxed),
@@ -231,7 +236,7 @@ public enum Daemon {
         // the senders (in-flight sends are recorded), the processors, the database last.
         var services: [any Service] = [database, GraphClientService(http: graphHTTP), routing]
         services += processors as [any Service]
-        services += [sender, scheduler, templates, media, PoolService(pool: writerPool)] as [any Service]
+        services += [sender, scheduler, templates, media, janitor, PoolService(pool: writerPool)] as [any Service]
         if let drainer { services.append(drainer) }
         services += [writer, http, control, systemdService] as [any Service]
         var groupConfiguration = ServiceGroupConfiguration(

@@ -70,6 +70,9 @@ public struct DaemonConfiguration: Sendable {
     public var sendReconcileGraceSeconds = 600
     /// Seconds between full template syncs.
     public var templateSyncIntervalSeconds = 3600
+    /// Retention defaults from the configuration, days by key (`retention_messages_days`…; 0 keeps forever).
+    /// A site's `cloudchat_retention` option wins over them; classes set nowhere keep the built-in defaults.
+    public var retentionDays: [String: Int] = [:]
     /// WordPress's uploads directory: inbound media goes to `cloudchat/` in it (`sites/N/cloudchat/` for blog N).
     /// Nil means `wp-content/uploads` under the WordPress root.
     public var uploadsDirectory: String?
@@ -132,6 +135,12 @@ public enum ConfigurationKey: String, CaseIterable, Sendable, Comparable {
     case graphAPIVersion = "graph_api_version"
     case sendReconcileGrace = "send_reconcile_grace"
     case templateSyncInterval = "template_sync_interval"
+    case retentionWebhookEventsDays = "retention_webhook_events_days"
+    case retentionMessagesDays = "retention_messages_days"
+    case retentionStatusEventsDays = "retention_status_events_days"
+    case retentionOutboxDays = "retention_outbox_days"
+    case retentionCampaignRecipientsDays = "retention_campaign_recipients_days"
+    case retentionAuditLogDays = "retention_audit_log_days"
     case uploadsDirectory = "uploads_dir"
     case mediaMaxBytes = "media_max_bytes"
     case shutdownTimeout = "shutdown_timeout"
@@ -177,6 +186,8 @@ public enum ConfigurationKey: String, CaseIterable, Sendable, Comparable {
         case .graphAPIVersion: "Graph API version used in requests (default v23.0)"
         case .sendReconcileGrace: "seconds a send without an answer waits for Meta's status webhooks before it is retried (default 600)"
         case .templateSyncInterval: "seconds between full template syncs (default 3600)"
+        case .retentionWebhookEventsDays, .retentionMessagesDays, .retentionStatusEventsDays, .retentionOutboxDays,
+             .retentionCampaignRecipientsDays, .retentionAuditLogDays: retentionSummary
         case .uploadsDirectory: "WordPress's uploads directory; media is stored in cloudchat/ there (default: wp-content/uploads of the WordPress root)"
         case .mediaMaxBytes: "largest media file downloaded, in bytes (default 104857600, Meta's largest document)"
         case .shutdownTimeout: "seconds a shutdown (SIGTERM) may take before what still runs is cancelled (default 10)"
