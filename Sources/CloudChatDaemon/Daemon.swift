@@ -116,7 +116,7 @@ public enum Daemon {
             await writerPool.shutdown()
             throw error
         }
-        let vault = CredentialVault(keyring: keyring)
+        let vault = CredentialVault(keyring: keyring, keyFile: configuration.secretsKeyFile)
         let graphHTTP = GraphHTTPClient(userAgent: "cloudchatd/\(CloudChatVersion.current)")
         let sending = configuration.sending
         let sender = OutboxSenderService(sites: sites, pool: database.pool, http: graphHTTP, vault: vault, configuration: sending,

@@ -95,32 +95,55 @@ public struct CredentialError: Error, Sendable, CustomStringConvertible {
 /// after new credentials are stored.
 public final class CredentialVault: Sendable {
     private struct Key: Hashable { let blogID: Int; let accountID: UInt64 }
-    private let keyring: SecretsKeyring?
+    private let loadedKeyring: Mutex<SecretsKeyring?>
+    private let keyFile: String?
     private let cache = Mutex<[Key: AccountSecrets]>([:])
 
-    /// - Parameter keyring: nil when no key file is configured: nothing can be decrypted or stored.
-    public init(keyring: SecretsKeyring?) {
-        self.keyring = keyring
+    /// - Parameters:
+    ///   - keyring: nil when no key file is configured: nothing can be decrypted or stored.
+    ///   - keyFile: the key file, read again when a row names a key the keyring lacks and before credentials are
+    ///     stored, so a running daemon follows `cloudchatd rotate-key`.
+    public init(keyring: SecretsKeyring?, keyFile: String? = nil) {
+        self.loadedKeyring = Mutex(keyring)
+        self.keyFile = keyFile
     }
 
     /// Whether credentials can be stored and read at all.
     public var hasKeyring: Bool { keyring != nil }
 
+    private var keyring: SecretsKeyring? { loadedKeyring.withLock { $0 } }
+
+    /// Reads the key file again; keeps the keys held when it cannot be read.
+    @discardableResult
+    private func reloadKeyring() -> SecretsKeyring? {
+        guard let keyFile, let fresh = try? SecretsKeyring(contentsOf: keyFile) else { return keyring }
+        loadedKeyring.withLock { $0 = fresh }
+        return fresh
+    }
+
     /// The account's secrets, from memory or decrypted from its row.
     public func secrets(site: WordPressSite, accountID: UInt64, on connection: MariaDBConnection) throws -> AccountSecrets? {
         let key = Key(blogID: site.blogID, accountID: accountID)
         if let cached = cache.withLock({ $0[key] }) { return cached }
-        guard let keyring else {
+        guard let keyring = keyring ?? reloadKeyring() else {
             throw CredentialError("no secrets key file is configured (secrets_key_file), so stored credentials cannot be read")
         }
-        let secrets = try AccountCredentials.load(accountID: accountID, site: site, keyring: keyring, on: connection)
+        let secrets: AccountSecrets?
+        do {
+            secrets = try AccountCredentials.load(accountID: accountID, site: site, keyring: keyring, on: connection)
+        } catch let error as CredentialError where keyFile != nil {
+            // Perhaps re-encrypted with a key added to the file since it was read.
+            guard let fresh = reloadKeyring() else { throw error }
+            secrets = try AccountCredentials.load(accountID: accountID, site: site, keyring: fresh, on: connection)
+        }
         if let secrets { cache.withLock { $0[key] = secrets } }
         return secrets
     }
 
     /// Encrypts and stores credentials, replacing what memory held.
     public func store(_ secrets: AccountSecrets, site: WordPressSite, accountID: UInt64, on connection: MariaDBConnection) throws {
-        guard let keyring else {
+        // The newest key of the file: a rotation may have added one since it was read.
+        guard let keyring = reloadKeyring() else {
             throw CredentialError("no secrets key file is configured (secrets_key_file); create one with `cloudchatd secrets-key generate` "
                                   + "and set secrets_key_file, then send the credentials again")
         }
