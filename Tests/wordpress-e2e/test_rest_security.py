@@ -29,7 +29,7 @@ DOCUMENTED = [
     ("POST", "conversations/{id}/messages"), ("GET", "media/{id}"),
     ("GET", "contacts"), ("POST", "contacts/{id}/tags"), ("POST", "contacts/{id}/consent"),
     ("POST", "contacts/import/preview"), ("POST", "contacts/import"), ("GET", "contacts/{id}/export"),
-    ("POST", "contacts/{id}/erase"),
+    ("POST", "contacts/{id}/erase"), ("POST", "contacts/{id}"), ("POST", "contacts/{id}/restriction"),
     ("GET", "templates"), ("POST", "templates/sync"),
     ("GET", "campaigns"), ("POST", "campaigns"), ("GET", "campaigns/{id}"), ("POST", "campaigns/{id}/start"),
     ("POST", "campaigns/{id}/pause"), ("POST", "campaigns/{id}/resume"), ("POST", "campaigns/{id}/cancel"),

@@ -139,8 +139,13 @@
 		return !! error && error.code === 'cloudchat_daemon_unreachable' && ( errorStatus( error ) === 503 || errorStatus( error ) === 0 );
 	}
 
-	/** The text to show for a rejected call. */
+	/** The text to show for a rejected call; for WordPress's "Invalid parameter(s)", what was wrong with each. */
 	function errorMessage( error ) {
+		const params = error && error.data && error.data.params && typeof error.data.params === 'object' ? error.data.params : null;
+		const details = params ? Object.keys( params ).map( ( name ) => params[ name ] ).filter( ( text ) => typeof text === 'string' && text !== '' ) : [];
+		if ( details.length ) {
+			return details.join( ' ' );
+		}
 		if ( error && typeof error.message === 'string' && error.message !== '' ) {
 			return error.message;
 		}

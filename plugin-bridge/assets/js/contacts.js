@@ -1,6 +1,7 @@
 /**
  * CloudChat Contacts: search, tag filter, tags and consent per contact,
- * export and erasure (managers), and the CSV import with its preview.
+ * export, erasure, correction and restriction (managers), and the CSV import
+ * with its preview.
  */
 ( function () {
 	'use strict';
@@ -188,7 +189,7 @@
 				consentCell( contact, replace ),
 				h( 'td', { class: 'column-source' }, contact.source || '—' ),
 				h( 'td', { class: 'column-created' }, C.formatTime( contact.created_at ) ),
-				C.config.canManage ? personalDataCell( contact, callbacks.onErased ) : null,
+				C.config.canManage ? personalDataCell( contact, callbacks.onErased, replace ) : null,
 			]
 		);
 		return row;
@@ -309,10 +310,69 @@
 		);
 	}
 
-	function personalDataCell( contact, onErased ) {
+	function personalDataCell( contact, onErased, onSaved ) {
 		const slot = C.noticeSlot();
 		const exportButton = h( 'button', { type: 'button', class: 'button button-small cloudchat-export', onClick: exportData }, __( 'Export', 'cloudchat' ) );
 		const eraseButton = h( 'button', { type: 'button', class: 'button button-small button-link-delete cloudchat-erase', onClick: erase }, __( 'Erase', 'cloudchat' ) );
+		const editButton = h( 'button', { type: 'button', class: 'button button-small cloudchat-correct', onClick: edit }, __( 'Correct', 'cloudchat' ) );
+		const restrictButton = h(
+			'button',
+			{ type: 'button', class: 'button button-small cloudchat-restrict', 'data-restricted': contact.restricted ? 'true' : 'false', onClick: toggleRestriction },
+			contact.restricted ? __( 'Lift restriction', 'cloudchat' ) : __( 'Restrict', 'cloudchat' )
+		);
+		const form = h( 'div', { class: 'cloudchat-correct-form', hidden: true } );
+
+		/** Name, email and language, corrected in place; an empty field clears the value. */
+		function edit() {
+			const field = ( name, label, value, type ) =>
+				h( 'label', { class: 'cloudchat-correct-field' }, label, ' ', h( 'input', { type: type || 'text', name, value: value || '', class: 'cloudchat-correct-' + name } ) );
+			const save = h( 'button', { type: 'button', class: 'button button-small button-primary cloudchat-save-correction', onClick: submit }, __( 'Save', 'cloudchat' ) );
+			const cancel = h( 'button', { type: 'button', class: 'button button-small cloudchat-cancel-correction', onClick: () => ( form.hidden = true ) }, __( 'Cancel', 'cloudchat' ) );
+			C.replaceChildren(
+				form,
+				field( 'name', __( 'Name', 'cloudchat' ), contact.name ),
+				field( 'email', __( 'Email', 'cloudchat' ), contact.email, 'email' ),
+				field( 'locale', __( 'Language (e.g. en_US)', 'cloudchat' ), contact.locale ),
+				h( 'div', null, save, ' ', cancel )
+			);
+			form.hidden = false;
+			form.querySelector( 'input' ).focus();
+
+			async function submit() {
+				const value = ( name ) => form.querySelector( 'input[name="' + name + '"]' ).value.trim();
+				C.setBusy( save, true );
+				try {
+					const answer = await C.api( 'contacts/' + contact.id, { method: 'POST', data: { name: value( 'name' ), email: value( 'email' ), locale: value( 'locale' ) } } );
+					onSaved( answer && answer.contact );
+				} catch ( error ) {
+					C.showError( slot, error );
+					C.setBusy( save, false );
+				}
+			}
+		}
+
+		async function toggleRestriction() {
+			const name = displayName( contact );
+			const question = contact.restricted
+				/* translators: %s: contact name. */
+				? sprintf( __( 'Lift the restriction on %s? Campaigns and automations may message them again (if they opted in).', 'cloudchat' ), name )
+				/* translators: %s: contact name. */
+				: sprintf( __( 'Restrict %s? The contact is kept, but campaigns and automations never message them. Agents can still answer them.', 'cloudchat' ), name );
+			if ( ! window.confirm( question ) ) {
+				return;
+			}
+			C.setBusy( restrictButton, true );
+			try {
+				const answer = await C.api( 'contacts/' + contact.id + '/restriction', {
+					method: 'POST',
+					data: { restricted: ! contact.restricted, note: __( 'Changed in wp-admin', 'cloudchat' ) },
+				} );
+				onSaved( answer && answer.contact );
+			} catch ( error ) {
+				C.showError( slot, error );
+				C.setBusy( restrictButton, false );
+			}
+		}
 
 		async function exportData() {
 			C.setBusy( exportButton, true );
@@ -343,7 +403,7 @@
 			}
 		}
 
-		return h( 'td', { class: 'column-personal-data' }, exportButton, ' ', eraseButton, slot );
+		return h( 'td', { class: 'column-personal-data' }, exportButton, ' ', eraseButton, ' ', editButton, ' ', restrictButton, form, slot );
 	}
 
 	/** Saves text as a file through a temporary Blob link. */

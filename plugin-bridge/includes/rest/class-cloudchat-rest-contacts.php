@@ -118,6 +118,46 @@ class CloudChat_REST_Contacts extends CloudChat_REST_Controller {
 				)
 			)
 		);
+		$this->route(
+			'/contacts/(?P<id>\d+)',
+			'POST',
+			array( $this, 'correct' ),
+			$manage,
+			array(
+				'id'     => self::id_arg(),
+				'name'   => array(
+					'type'      => 'string',
+					'maxLength' => 255,
+				),
+				'email'  => array(
+					'type'              => 'string',
+					'maxLength'         => 254,
+					'validate_callback' => array( __CLASS__, 'valid_email_or_empty' ),
+				),
+				'locale' => array(
+					'type'    => 'string',
+					'pattern' => '^([a-z]{2,3}(_[A-Z]{2})?)?$',
+				),
+			)
+		);
+		$this->route(
+			'/contacts/(?P<id>\d+)/restriction',
+			'POST',
+			array( $this, 'set_restriction' ),
+			$manage,
+			array(
+				'id'         => self::id_arg(),
+				'restricted' => array(
+					'type'     => 'boolean',
+					'required' => true,
+				),
+				'note'       => array(
+					'type'      => 'string',
+					'maxLength' => 255,
+					'default'   => '',
+				),
+			)
+		);
 		$this->route( '/contacts/(?P<id>\d+)/export', 'GET', array( $this, 'export' ), $manage, array( 'id' => self::id_arg() ) );
 		$this->route(
 			'/contacts/(?P<id>\d+)/erase',
@@ -299,6 +339,106 @@ class CloudChat_REST_Contacts extends CloudChat_REST_Controller {
 	}
 
 	/**
+	 * Validates an email argument: an address, or empty to clear it.
+	 *
+	 * @param mixed $value The value.
+	 * @return true|WP_Error
+	 */
+	public static function valid_email_or_empty( $value ) {
+		if ( ! is_string( $value ) ) {
+			return new WP_Error( 'rest_invalid_param', __( 'The email address must be text.', 'cloudchat' ), array( 'status' => 400 ) );
+		}
+		if ( '' === trim( $value ) || is_email( trim( $value ) ) ) {
+			return true;
+		}
+		return new WP_Error( 'rest_invalid_param', __( 'That is not an email address.', 'cloudchat' ), array( 'status' => 400 ) );
+	}
+
+	/**
+	 * POST contacts/{id}: corrects the fields the site owns (name, email, locale).
+	 * An empty value clears a field; the audit entry names the fields, never their values.
+	 *
+	 * @param WP_REST_Request $request The request.
+	 * @return WP_REST_Response|WP_Error
+	 */
+	public function correct( WP_REST_Request $request ) {
+		global $wpdb;
+		$contact = self::find( (int) $request['id'] );
+		if ( null === $contact ) {
+			return self::not_found( __( 'contact', 'cloudchat' ) );
+		}
+		$changes = array();
+		foreach ( array( 'name', 'email', 'locale' ) as $field ) {
+			if ( ! $request->has_param( $field ) || null === $request[ $field ] ) {
+				continue;
+			}
+			$value = trim( 'email' === $field ? sanitize_email( (string) $request[ $field ] ) : sanitize_text_field( (string) $request[ $field ] ) );
+			$value = '' === $value ? null : $value;
+			if ( $value !== $contact[ $field ] ) {
+				$changes[ $field ] = $value;
+			}
+		}
+		if ( ! empty( $changes ) ) {
+			$changes['updated_at'] = CloudChat_Tables::now();
+			$wpdb->update( CloudChat_Tables::name( 'contacts' ), $changes, array( 'id' => (int) $contact['id'] ), null, array( '%d' ) );
+			unset( $changes['updated_at'] );
+			self::audit( 'contact.corrected', 'contact', (int) $contact['id'], array( 'fields' => array_keys( $changes ) ) );
+			$contact = self::find( (int) $contact['id'] );
+		}
+		return new WP_REST_Response( array( 'contact' => self::contact_json( $contact, self::tags_of( array( $contact['id'] ) )[ (int) $contact['id'] ] ?? array() ) ) );
+	}
+
+	/**
+	 * POST contacts/{id}/restriction: a restricted contact is kept but never messaged
+	 * by campaigns or automations. The change is kept in the consent history.
+	 *
+	 * @param WP_REST_Request $request The request.
+	 * @return WP_REST_Response|WP_Error
+	 */
+	public function set_restriction( WP_REST_Request $request ) {
+		global $wpdb;
+		$contact = self::find( (int) $request['id'] );
+		if ( null === $contact ) {
+			return self::not_found( __( 'contact', 'cloudchat' ) );
+		}
+		$restrict = (bool) $request['restricted'];
+		if ( $restrict !== ( null !== $contact['restricted_at'] ) ) {
+			$now   = CloudChat_Tables::now();
+			$event = $restrict ? 'restricted' : 'unrestricted';
+			$note  = sanitize_text_field( (string) $request['note'] );
+			$wpdb->query( 'START TRANSACTION' );
+			$wpdb->update(
+				CloudChat_Tables::name( 'contacts' ),
+				array(
+					'restricted_at' => $restrict ? $now : null,
+					'updated_at'    => $now,
+				),
+				array( 'id' => (int) $contact['id'] ),
+				null,
+				array( '%d' )
+			);
+			$wpdb->insert(
+				CloudChat_Tables::name( 'consent_events' ),
+				array(
+					'account_id'    => (int) $contact['account_id'],
+					'contact_id'    => (int) $contact['id'],
+					'event'         => $event,
+					'source'        => 'agent',
+					'detail'        => '' === $note ? null : $note,
+					'actor_user_id' => get_current_user_id(),
+					'occurred_at'   => $now,
+					'created_at'    => $now,
+				),
+				array( '%d', '%d', '%s', '%s', '%s', '%d', '%s', '%s' )
+			);
+			$wpdb->query( '' === $wpdb->last_error ? 'COMMIT' : 'ROLLBACK' );
+			self::audit( 'contact.' . $event, 'contact', (int) $contact['id'] );
+			$contact = self::find( (int) $contact['id'] );
+		}
+		return new WP_REST_Response( array( 'contact' => self::contact_json( $contact, self::tags_of( array( $contact['id'] ) )[ (int) $contact['id'] ] ?? array() ) ) );
+	}
+
+	/**
 	 * GET contacts/{id}/export: the contact's personal data.
 	 *
 	 * @param WP_REST_Request $request The request.
@@ -457,6 +597,7 @@ class CloudChat_REST_Contacts extends CloudChat_REST_Controller {
 			'wa_id'              => $row['wa_id'],
 			'phone'              => $row['phone'],
 			'email'              => $row['email'],
+			'locale'             => $row['locale'],
 			'tags'               => array_values( $tags ),
 			'consent_state'      => $row['consent_state'],
 			'consent_source'     => $row['consent_source'],
