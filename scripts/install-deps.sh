@@ -13,8 +13,9 @@ packages="mariadb-server mariadb-client libmariadb-dev libcurl4-openssl-dev libs
 # systemd-analyze checks the service unit.
 packages="$packages systemd"
 # The WordPress plugin's tests: Debian's WordPress served by PHP's built-in
-# server, PHPUnit, and headless Chromium driven by Selenium (Python, from pip).
-packages="$packages wordpress php-cli php-mysql php-curl php-mbstring phpunit chromium chromium-driver"
+# server, PHPUnit, and headless Chromium driven by Selenium (Python, from pip);
+# php-zip for WordPress's own personal data export, which writes a zip.
+packages="$packages wordpress php-cli php-mysql php-curl php-mbstring php-zip phpunit chromium chromium-driver"
 
 missing_packages() {
     for package in $packages; do

@@ -20,6 +20,7 @@ ORDER = [
     "test_access",
     "test_contacts_campaigns",
     "test_rest_security",
+    "test_privacy_rights",
     "test_daemon_outage",
     "test_artifacts",
 ]

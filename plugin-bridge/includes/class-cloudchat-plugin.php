@@ -22,6 +22,7 @@ final class CloudChat_Plugin {
 		add_action( 'admin_enqueue_scripts', array( 'CloudChat_Admin', 'enqueue' ) );
 		add_action( 'admin_notices', array( 'CloudChat_Schema', 'admin_notice' ) );
 		add_filter( 'wp_privacy_personal_data_exporters', array( 'CloudChat_Personal_Data', 'register_exporter' ) );
+		add_filter( 'wp_privacy_personal_data_erasers', array( 'CloudChat_Personal_Data', 'register_eraser' ) );
 	}
 
 	/**
