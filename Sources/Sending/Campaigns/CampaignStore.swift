@@ -427,6 +427,12 @@ public struct CampaignStore: Sendable {
         progress.replied = try connection.queryFirst("""
             SELECT COUNT(replied_at) FROM \(recipients) WHERE campaign_id = \(id) AND state IN ('sent', 'delivered', 'read')
             """)?.decode(Int.self, at: 0) ?? 0
+        if progress.byState.isEmpty, campaign.state.isFinal,
+           let frozen = try connection.queryFirst("SELECT results_json FROM \(site.table(.campaigns)) WHERE id = \(id)")?
+               .decode(String?.self, at: 0) {
+            // Retention removed the recipient rows; the counts frozen at the end stay.
+            progress.restore(frozen: frozen)
+        }
         return progress
     }
 
@@ -477,6 +483,24 @@ public struct CampaignProgress: Sendable, Equatable {
             "rate_limit_mps": campaign.rateLimit.map { .number($0) } ?? .null, "scheduled_at": date(campaign.scheduledAt),
             "resume_at": date(campaign.resumeAt), "started_at": date(campaign.startedAt), "results": resultsJSON,
         ])
+    }
+
+    /// Takes the counts from `results_json` as ``resultsJSON`` wrote them, for a finished campaign
+    /// whose recipient rows retention has removed.
+    mutating func restore(frozen text: String) {
+        guard let results = try? JSONValue.parse(Array(text.utf8)) else { return }
+        func count(_ key: String) -> Int { Int(results[key]?.numberValue ?? 0) }
+        // The funnel counts are cumulative (a read message was also sent and delivered); the states are not.
+        byState = ["pending": count("pending"), "sending": count("sending"), "sent": count("sent") - count("delivered"),
+                   "delivered": count("delivered") - count("read"), "read": count("read"), "failed": count("failed"),
+                   "skipped": count("skipped")].filter { $0.value > 0 }
+        if case .object(let codes)? = results["failed_by_code"] {
+            failedByCode = Dictionary(codes.compactMap { key, value in Int(key).map { ($0, Int(value.numberValue ?? 0)) } }) { a, _ in a }
+        }
+        if case .object(let reasons)? = results["skipped_by_reason"] {
+            skippedByReason = reasons.mapValues { Int($0.numberValue ?? 0) }
+        }
+        replied = count("replied")
     }
 
     /// The counts as stored in `results_json` and answered by the control API.
