@@ -16,6 +16,7 @@ import unittest
 
 ORDER = [
     "test_settings_templates",
+    "test_retention",
     "test_inbox",
     "test_access",
     "test_contacts_campaigns",

@@ -35,6 +35,7 @@ DOCUMENTED = [
     ("POST", "campaigns/{id}/pause"), ("POST", "campaigns/{id}/resume"), ("POST", "campaigns/{id}/cancel"),
     ("POST", "campaigns/{id}/schedule"),
     ("GET", "settings"), ("POST", "settings"), ("POST", "settings/credentials"), ("POST", "settings/test"),
+    ("GET", "settings/retention"), ("POST", "settings/retention"),
     ("GET", "health"), ("GET", "daemon"),
 ]
 

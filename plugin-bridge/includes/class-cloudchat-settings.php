@@ -21,6 +21,12 @@ final class CloudChat_Settings {
 	/** The daemon's control API as the installer sets it up. */
 	const DEFAULT_DAEMON_URL = 'http://127.0.0.1:8789';
 
+	/** Days kept per class of data, a JSON object the daemon reads (docs/schema.md §8). */
+	const RETENTION = 'cloudchat_retention';
+
+	/** The longest retention short of forever (0): ten years. */
+	const RETENTION_MAX_DAYS = 3650;
+
 	/**
 	 * The daemon's control API base URL. `CLOUDCHAT_DAEMON_URL` in wp-config.php wins.
 	 *
@@ -71,6 +77,101 @@ final class CloudChat_Settings {
 	 */
 	public static function delete_data_on_uninstall() {
 		return (bool) get_option( self::DELETE_ON_UNINSTALL, false );
+	}
+
+	/**
+	 * The classes of data retention applies to, with the daemon's built-in defaults in days.
+	 *
+	 * @return array<string,int> Option key => default days.
+	 */
+	public static function retention_defaults() {
+		return array(
+			'webhook_events_days'      => 30,
+			'messages_days'            => 365,
+			'status_events_days'       => 365,
+			'outbox_days'              => 30,
+			'campaign_recipients_days' => 730,
+			'audit_log_days'           => 90,
+		);
+	}
+
+	/**
+	 * What each retention class holds, for the screen and error messages.
+	 *
+	 * @return array<string,string> Option key => label.
+	 */
+	public static function retention_labels() {
+		return array(
+			'webhook_events_days'      => __( 'Raw webhooks from Meta, after processing', 'cloudchat' ),
+			'messages_days'            => __( 'Messages, with their media files', 'cloudchat' ),
+			'status_events_days'       => __( 'Message status events (sent, delivered, read)', 'cloudchat' ),
+			'outbox_days'              => __( 'Finished items of the send queue', 'cloudchat' ),
+			'campaign_recipients_days' => __( 'Campaign recipients, after the campaign ended (the final counts stay)', 'cloudchat' ),
+			'audit_log_days'           => __( 'Audit log', 'cloudchat' ),
+		);
+	}
+
+	/**
+	 * The retention the site owner set: only valid values of known classes; the rest are the defaults.
+	 *
+	 * @return array<string,int> Option key => days (0 keeps forever).
+	 */
+	public static function retention() {
+		$stored = json_decode( (string) get_option( self::RETENTION, '' ), true );
+		$values = array();
+		if ( ! is_array( $stored ) ) {
+			return $values;
+		}
+		foreach ( array_keys( self::retention_defaults() ) as $key ) {
+			if ( isset( $stored[ $key ] ) && is_int( $stored[ $key ] ) && $stored[ $key ] >= 0 && $stored[ $key ] <= self::RETENTION_MAX_DAYS ) {
+				$values[ $key ] = $stored[ $key ];
+			}
+		}
+		return $values;
+	}
+
+	/**
+	 * Stores the retention: the classes given, the others back to their defaults.
+	 *
+	 * @param array<string,int> $values Option key => days, already validated.
+	 */
+	public static function set_retention( $values ) {
+		$known = array_intersect_key( $values, self::retention_defaults() );
+		if ( empty( $known ) ) {
+			delete_option( self::RETENTION );
+			return;
+		}
+		$clean = array();
+		foreach ( $known as $key => $days ) {
+			$clean[ $key ] = (int) $days;
+		}
+		// JSON text, never a PHP-serialised array: cloudchatd reads it from the options table.
+		update_option( self::RETENTION, wp_json_encode( $clean ), false );
+	}
+
+	/**
+	 * REST check of one retention value, with a message that says what is allowed.
+	 *
+	 * @param mixed           $value   The value sent.
+	 * @param WP_REST_Request $request The request.
+	 * @param string          $param   The argument's name.
+	 * @return true|WP_Error
+	 */
+	public static function validate_retention_arg( $value, $request, $param ) {
+		if ( true === rest_validate_request_arg( $value, $request, $param ) ) {
+			return true;
+		}
+		$labels = self::retention_labels();
+		return new WP_Error(
+			'cloudchat_invalid_retention',
+			sprintf(
+				/* translators: 1: what the setting keeps, 2: the largest number of days. */
+				__( '%1$s: enter 0 to keep forever, or a whole number of days from 1 to %2$d.', 'cloudchat' ),
+				isset( $labels[ $param ] ) ? $labels[ $param ] : $param,
+				self::RETENTION_MAX_DAYS
+			),
+			array( 'status' => 400 )
+		);
 	}
 
 	/**

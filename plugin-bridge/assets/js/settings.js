@@ -22,6 +22,7 @@
 			webhook.setCallbackUrl( settings.webhook_url );
 			accounts.render( settings.accounts );
 		} );
+		const retention = createRetentionSection();
 		const health = createHealthSection( ( daemon ) => webhook.setVerifyToken( daemon ) );
 		app.appendChild( h(
 			'div',
@@ -29,9 +30,11 @@
 			connection.element,
 			webhook.element,
 			accounts.element,
+			retention.element,
 			health.element
 		) );
 		connection.load();
+		retention.load();
 		accounts.onStored( connection.load );
 	} );
 
@@ -422,6 +425,104 @@
 			parts.push( what );
 		}
 		return parts.join( ' — ' ) || '—';
+	}
+
+	/* ---------------------------------------------------------------- */
+	/* Retention                                                          */
+	/* ---------------------------------------------------------------- */
+
+	/**
+	 * How long each class of data is kept. An empty field means the default
+	 * (cloudchatd's configuration may set another one for the whole server);
+	 * 0 keeps forever. cloudchatd deletes what is older once an hour.
+	 */
+	function createRetentionSection() {
+		const body = h( 'tbody', null, h( 'tr', null, h( 'td', null, __( 'Loading…', 'cloudchat' ) ) ) );
+		const save = h( 'button', { type: 'submit', id: 'cloudchat-retention-save', class: 'button button-primary', disabled: true }, __( 'Save retention', 'cloudchat' ) );
+		const slot = C.noticeSlot();
+		let classes = [];
+		let maximum = 3650;
+		const inputs = {};
+
+		const element = h(
+			'section',
+			{ id: 'cloudchat-retention', class: 'cloudchat-section cloudchat-retention' },
+			h( 'h2', null, __( 'Retention', 'cloudchat' ) ),
+			h( 'p', { class: 'description' }, __( 'How many days CloudChat keeps each kind of data on this server. Older data is deleted once an hour. Leave a field empty for the default; enter 0 to keep that data forever. Contacts and their consent history stay until they are erased.', 'cloudchat' ) ),
+			h(
+				'form',
+				{ id: 'cloudchat-retention-form', novalidate: true, onSubmit: submit },
+				h( 'table', { class: 'form-table', role: 'presentation' }, body ),
+				slot,
+				h( 'p', { class: 'submit' }, save )
+			)
+		);
+
+		async function load() {
+			try {
+				show( await C.api( 'settings/retention' ) );
+				save.disabled = false;
+			} catch ( error ) {
+				C.showError( slot, error );
+			}
+		}
+
+		function show( answer ) {
+			classes = answer && Array.isArray( answer.retention ) ? answer.retention : [];
+			maximum = answer && answer.maximum_days ? answer.maximum_days : maximum;
+			C.replaceChildren( body, classes.map( ( item ) => {
+				const id = 'cloudchat-retention-' + item.key;
+				const input = h( 'input', { type: 'number', id, name: item.key, class: 'small-text', min: '0', max: String( maximum ), step: '1', placeholder: String( item.default ) } );
+				input.value = item.days === null || item.days === undefined ? '' : String( item.days );
+				inputs[ item.key ] = input;
+				return formRow(
+					id,
+					item.label,
+					[ input, ' ', __( 'days', 'cloudchat' ) ],
+					/* translators: %s: number of days. */
+					sprintf( __( 'Default: %s days.', 'cloudchat' ), Number( item.default ).toLocaleString() )
+				);
+			} ) );
+		}
+
+		async function submit( event ) {
+			event.preventDefault();
+			const data = {};
+			const problems = [];
+			classes.forEach( ( item ) => {
+				const text = inputs[ item.key ].value.trim();
+				if ( text === '' ) {
+					return;
+				}
+				const days = Number( text );
+				if ( ! /^\d+$/.test( text ) || days > maximum ) {
+					problems.push( sprintf(
+						/* translators: 1: what the setting keeps, 2: the largest number of days. */
+						__( '%1$s: enter 0 to keep forever, or a whole number of days from 1 to %2$s.', 'cloudchat' ),
+						item.label,
+						maximum
+					) );
+					return;
+				}
+				data[ item.key ] = days;
+			} );
+			if ( problems.length ) {
+				C.showNotice( slot, 'error', problems.join( ' ' ) );
+				return;
+			}
+			C.setBusy( save, true );
+			try {
+				show( await C.api( 'settings/retention', { method: 'POST', data } ) );
+				C.showNotice( slot, 'success', __( 'Retention saved. The CloudChat service applies it at its next hourly run.', 'cloudchat' ) );
+			} catch ( error ) {
+				const params = error && error.data && error.data.params ? Object.values( error.data.params ) : [];
+				C.showNotice( slot, 'error', params.length ? params.join( ' ' ) : C.errorMessage( error ) );
+			} finally {
+				C.setBusy( save, false );
+			}
+		}
+
+		return { element, load };
 	}
 
 	/* ---------------------------------------------------------------- */

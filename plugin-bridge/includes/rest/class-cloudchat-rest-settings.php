@@ -70,6 +70,17 @@ class CloudChat_REST_Settings extends CloudChat_REST_Controller {
 				),
 			)
 		);
+		$retention_args = array();
+		foreach ( array_keys( CloudChat_Settings::retention_defaults() ) as $key ) {
+			$retention_args[ $key ] = array(
+				'type'              => 'integer',
+				'minimum'           => 0,
+				'maximum'           => CloudChat_Settings::RETENTION_MAX_DAYS,
+				'validate_callback' => array( 'CloudChat_Settings', 'validate_retention_arg' ),
+			);
+		}
+		$this->route( '/settings/retention', 'GET', array( $this, 'get_retention' ), $manage );
+		$this->route( '/settings/retention', 'POST', array( $this, 'update_retention' ), $manage, $retention_args );
 		$this->route( '/settings/test', 'POST', array( $this, 'test_connection' ), $manage );
 		$this->route( '/health', 'GET', array( $this, 'health' ), $manage );
 		$this->route( '/daemon', 'GET', array( $this, 'daemon_reachable' ), array( $manage, CloudChat_Roles::AGENT ) );
@@ -133,6 +144,65 @@ class CloudChat_REST_Settings extends CloudChat_REST_Controller {
 			self::audit( 'settings.updated', 'settings', null, array( 'changed' => $changed ) );
 		}
 		return new WP_REST_Response( self::settings_json() );
+	}
+
+	/**
+	 * GET settings/retention: the days per class the site owner set, and the defaults.
+	 *
+	 * @return WP_REST_Response
+	 */
+	public function get_retention() {
+		return new WP_REST_Response( self::retention_json() );
+	}
+
+	/**
+	 * POST settings/retention: replaces the retention; classes left out go back to their defaults.
+	 *
+	 * @param WP_REST_Request $request The request.
+	 * @return WP_REST_Response|WP_Error
+	 */
+	public function update_retention( WP_REST_Request $request ) {
+		$values = array();
+		foreach ( array_keys( CloudChat_Settings::retention_defaults() ) as $key ) {
+			if ( null !== $request->get_param( $key ) ) {
+				$values[ $key ] = (int) $request->get_param( $key );
+			}
+		}
+		$before = CloudChat_Settings::retention();
+		CloudChat_Settings::set_retention( $values );
+		$changed = array();
+		foreach ( array_keys( CloudChat_Settings::retention_defaults() ) as $key ) {
+			if ( ( $before[ $key ] ?? null ) !== ( $values[ $key ] ?? null ) ) {
+				$changed[] = 'retention.' . $key;
+			}
+		}
+		if ( ! empty( $changed ) ) {
+			self::audit( 'settings.updated', 'settings', null, array( 'changed' => $changed ) );
+		}
+		return new WP_REST_Response( self::retention_json() );
+	}
+
+	/**
+	 * The retention as the screen reads it.
+	 *
+	 * @return array
+	 */
+	private static function retention_json() {
+		$values = CloudChat_Settings::retention();
+		$labels = CloudChat_Settings::retention_labels();
+		$list   = array();
+		foreach ( CloudChat_Settings::retention_defaults() as $key => $default ) {
+			$list[] = array(
+				'key'     => $key,
+				'label'   => $labels[ $key ],
+				'days'    => isset( $values[ $key ] ) ? $values[ $key ] : null,
+				'default' => $default,
+			);
+		}
+		return array(
+			'retention'    => $list,
+			'maximum_days' => CloudChat_Settings::RETENTION_MAX_DAYS,
+		);
 	}
 
 	/**
