@@ -273,6 +273,19 @@ struct ContactRightsCommandTests {
         try await waitUntil("serve exits", timeout: .seconds(10)) { !serve.process.isRunning }
     }
 
+    @Test(arguments: [
+        (["contact", "export"], "Write everything kept about a person as one JSON document"),
+        (["contact", "erase"], "It cannot be undone: it asks first unless --yes is given."),
+        (["contact", "update"], "Correct a contact's name, email or locale, or restrict them."),
+    ])
+    func eachContactCommandExplainsItself(_ command: [String], _ expected: String) throws {
+        let result = try CloudChatBinary.run(command + ["--help"])
+        #expect(result.status == 0)
+        #expect(result.output.replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: #"\s+"#, with: " ", options: .regularExpression)
+            .contains(expected), "\(result.output)")
+        #expect(result.output.contains("--wordpress <path>") && result.output.contains("--blog-id <id>"))
+    }
+
     @Test func numbersIdsAndEmailsAreToldApart() throws {
         #expect(try ContactLookup.parse("42") == .id(42))
         #expect(try ContactLookup.parse("id:12345678") == .id(12_345_678))
