@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MariaDB
 import Privacy
+import Prometheus
 import Sending
 import TestSupport
 import Testing
@@ -281,8 +282,10 @@ struct RetentionTests {
             var configuration = RetentionJanitor.Configuration()
             configuration.purger.pause = .zero
             let root = fixture.mediaRoot
+            let registry = PrometheusCollectorRegistry()
             let janitor = RetentionJanitor(sites: [fixture.site], pool: fixture.pool, instanceID: "test:janitor", defaults: RetentionPolicy(),
-                                           mediaDirectory: { _ in root }, configuration: configuration, logger: Logger(label: "test.retention"))
+                                           mediaDirectory: { _ in root }, configuration: configuration, logger: Logger(label: "test.retention"),
+                                           metrics: DaemonMetrics.factory(registry: registry))
 
             // While another daemon holds the janitor lease, nothing happens.
             _ = try SiteLease.acquire("janitor", site: fixture.site, ownerID: "other:daemon", duration: .seconds(60), on: fixture.connection)
@@ -304,6 +307,11 @@ struct RetentionTests {
             #expect(details.contains(#""webhook_events":2"#) && details.contains(#""files":0"#), "\(details)")
             #expect(try fixture.connection.queryFirst("SELECT owner_id FROM \(fixture.site.table(.leases)) WHERE name = 'janitor'")?
                 .decode(String?.self, at: 0) == nil)
+            // Metrics count rows by class and runs by outcome.
+            let metrics = registry.emitToString()
+            #expect(metrics.contains(#"cloudchat_retention_deleted_rows_total{blog_id="1",class="webhook_events"} 2"#), "\(metrics)")
+            #expect(metrics.contains(#"cloudchat_retention_runs_total{blog_id="1",outcome="lease_held_elsewhere"} 1"#), "\(metrics)")
+            #expect(metrics.contains(#"cloudchat_retention_runs_total{blog_id="1",outcome="completed"} 1"#), "\(metrics)")
         } catch {
             await fixture.close()
             throw error
