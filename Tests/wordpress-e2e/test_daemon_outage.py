@@ -36,8 +36,9 @@ class DaemonOutageTest(e2e.BrowserTestCase):
         self.wait(lambda d: self.outbound_status(reply) == "read",
                   lambda: f"after the daemon came back the reply's data-status is {self.outbound_status(reply)!r}, not read",
                   timeout=45)
+        # The screen asks every 5 s whether the service is back.
         self.wait(lambda d: not d.find_elements(By.CSS_SELECTOR, ".cloudchat-daemon-banner"),
-                  "the daemon banner stays after the queued reply was sent", timeout=10)
+                  "the daemon banner stays after the queued reply was sent", timeout=20)
         self.assertEqual(self.driver.execute_script("return window.cloudchatE2EMarker;"), "same page",
                          "the page was reloaded to show the reply's status")
 
