@@ -29,6 +29,7 @@ function cloudchat_uninstall_site() {
 		$wpdb->query( 'DROP TABLE IF EXISTS `' . esc_sql( $wpdb->prefix . 'cloudchat_' . $table ) . '`' ); // phpcs:ignore WordPress.DB.DirectDatabaseQuery.SchemaChange -- the owner asked for the data to go.
 	}
 	delete_option( 'cloudchat_db_version' );
+	// The retention goes with the data it governs: while the data stays, cloudchatd keeps applying the owner's choice.
 	delete_option( 'cloudchat_retention' );
 }
 
