@@ -3,7 +3,17 @@ import Foundation
 
 /// Conversions between `Date` and libmariadb's `MYSQL_TIME`, always in UTC.
 enum MariaDBTime {
+    /// The instants a DATETIME holds: 1000-01-01 up to the end of 9999.
+    static let representable: Range<TimeInterval> = -30_610_224_000..<253_402_300_800
+
     static func mysqlTime(from date: Date) -> MYSQL_TIME {
+        // A time no DATETIME holds (or not a number) becomes the zero date, which the server refuses
+        // with an error the caller sees, instead of trapping on the conversion below.
+        guard representable.contains(date.timeIntervalSince1970) else {
+            var zero = MYSQL_TIME()
+            zero.time_type = MYSQL_TIMESTAMP_DATETIME
+            return zero
+        }
         var seconds = date.timeIntervalSince1970.rounded(.down)
         var micros = ((date.timeIntervalSince1970 - seconds) * 1_000_000).rounded()
         if micros >= 1_000_000 {

@@ -216,7 +216,7 @@ struct WebhookEventApplier {
 
     private mutating func applyChange(_ change: WebhookChange, entry: WebhookEntry, event: StoredWebhookEvent, path: String,
                                       problems: inout [String]) throws -> ChangeResult {
-        let entryTime = entry.time.map { Date(timeIntervalSince1970: TimeInterval($0)) } ?? event.receivedAt
+        let entryTime = Self.wholeSeconds(entry.time.map { Date(timeIntervalSince1970: TimeInterval($0)) }) ?? event.receivedAt
         switch change.value {
         case .messages(let value):
             guard let account = accounts.account(phoneNumberID: value.metadata.phoneNumberID) else { return .unownedNumber }
@@ -969,8 +969,11 @@ struct WebhookEventApplier {
 
     static func digits(_ value: String) -> String { String(value.filter(\.isASCII).filter(\.isNumber)) }
 
+    /// A Meta time in whole seconds; nil for one no DATETIME column holds (a huge or negative number in a
+    /// hostile body), so the caller falls back to the time the body was received.
     static func wholeSeconds(_ date: Date?) -> Date? {
-        date.map { Date(timeIntervalSince1970: $0.timeIntervalSince1970.rounded(.down)) }
+        guard let seconds = date?.timeIntervalSince1970, (0..<253_402_300_800).contains(seconds) else { return nil }
+        return Date(timeIntervalSince1970: seconds.rounded(.down))
     }
 
     static func messageType(_ type: String) -> String { metaID(type, maxLength: 32) ?? "unknown" }
