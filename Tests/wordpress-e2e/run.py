@@ -18,6 +18,7 @@ ORDER = [
     "test_settings_templates",
     "test_retention",
     "test_inbox",
+    "test_hostile_text",
     "test_access",
     "test_contacts_campaigns",
     "test_rest_security",
