@@ -160,8 +160,11 @@ public struct ContactEraser: Sendable {
     private func deleteInBatches(_ table: CloudChatTable, contactID: UInt64, on connection: MariaDBConnection) throws -> Int {
         var total = 0
         while true {
-            let deleted = Int(try connection.execute(
-                "DELETE FROM \(site.table(table)) WHERE contact_id = \(contactID) LIMIT \(Self.batchSize)").affectedRows)
+            // An ORDER BY on the key makes the batch the same on a replica (statement-based replication).
+            let statement: SQLQuery = table == .contactTags
+                ? "DELETE FROM \(site.table(table)) WHERE contact_id = \(contactID) ORDER BY tag LIMIT \(Self.batchSize)"
+                : "DELETE FROM \(site.table(table)) WHERE contact_id = \(contactID) ORDER BY id LIMIT \(Self.batchSize)"
+            let deleted = Int(try connection.execute(statement).affectedRows)
             total += deleted
             if deleted < Self.batchSize { return total }
         }
