@@ -22,7 +22,8 @@ import WordPressStore
 /// - `POST /v1/credentials`: a business number's credentials; they are checked with Meta, then stored encrypted.
 /// - `POST /v1/templates/sync` `{"blog_id":1}`: syncs the site's templates now and answers the counts.
 /// - `GET /v1/status`: the daemon's version, webhook and sending counters, and the webhook verify token
-///   (for the settings screen, where the site owner copies it into Meta's dashboard).
+///   (for the settings screen, where the site owner copies it into Meta's dashboard); `?live=1` adds uptime,
+///   processing per site, and the queues and campaigns read from the database (for `cloudchatd status`).
 /// - `POST /v1/campaigns` `{"blog_id":1,"name":"…","phone_number_id":"…","template_name":"…","template_language":"…",
 ///   "variables":{…},"audience":{…},"rate_limit_mps":10,"created_by_user_id":1,"csv":"…","phone_column":"…"}`:
 ///   creates a draft (checked against the template) and imports a CSV audience; answered 201 with its progress.
@@ -165,8 +166,9 @@ final class ControlAPI: Sendable {
                 return Response(status: 502, ["error": .string("template sync failed: \(error)")])
             }
         case ("GET", "/v1/status"):
+            // The plugin asks often whether the daemon answers: only `?live=1` (cloudchatd status) reads the database.
             var report = statusReport()
-            report.merge(await liveStatus()) { _, new in new }
+            if request.path.hasSuffix("?live=1") { report.merge(await liveStatus()) { _, new in new } }
             return Response(status: 200, report)
         case ("POST", "/v1/campaigns"):
             guard let body, let site = site(in: body) else { return Self.noSite }

@@ -57,7 +57,7 @@ struct Status: AsyncParsableCommand {
     private func reading(_ client: ControlClient) async throws -> DaemonStatusReport.Reading {
         let answer: (status: Int, body: JSONValue?)
         do {
-            answer = try await client.get("/v1/status")
+            answer = try await client.get("/v1/status?live=1")
         } catch {
             printError("cloudchatd status: the daemon at \(client.address) cannot be reached (\(error)); is it running? (systemctl status cloudchatd)")
             throw ExitStatus.failure

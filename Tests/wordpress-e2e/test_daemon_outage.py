@@ -38,7 +38,8 @@ class DaemonOutageTest(e2e.BrowserTestCase):
                   timeout=45)
         # The screen asks every 5 s whether the service is back.
         self.wait(lambda d: not d.find_elements(By.CSS_SELECTOR, ".cloudchat-daemon-banner"),
-                  "the daemon banner stays after the queued reply was sent", timeout=20)
+                  lambda: "the daemon banner stays after the queued reply was sent; GET cloudchat/v1/daemon answers "
+                          + repr(e2e.session("agent").rest("GET", "/cloudchat/v1/daemon")), timeout=20)
         self.assertEqual(self.driver.execute_script("return window.cloudchatE2EMarker;"), "same page",
                          "the page was reloaded to show the reply's status")
 

@@ -173,7 +173,7 @@ class CloudChat_Daemon_Client {
 		if ( false !== $known ) {
 			return 'yes' === $known;
 		}
-		$reachable = ! is_wp_error( $this->request( 'GET', '/v1/status', null, 2 ) );
+		$reachable = ! is_wp_error( $this->request( 'GET', '/v1/status', null, $fresh ? 4 : 2 ) );
 		set_transient( 'cloudchat_daemon_reachable', $reachable ? 'yes' : 'no', 15 );
 		return $reachable;
 	}
