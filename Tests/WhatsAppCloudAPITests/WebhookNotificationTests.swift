@@ -185,6 +185,17 @@ struct WebhookNotificationTests {
         }
     }
 
+    @Test func anErrorCodeNoColumnCanHoldIsNotTakenForMetas() throws {
+        let statuses = #"""
+            [{"id":"wamid.S9","status":"failed","timestamp":"1750030074","recipient_id":"16505550000",
+              "errors":[{"code":4976284431572929436,"title":"not Meta's"}]}]
+            """#
+        let notification = try WebhookNotification.decode(envelope(messagesValue(statuses: statuses, contacts: "[]")))
+        if case .messages(let value) = notification.entries[0].changes[0].value {
+            #expect(value.statuses.allSatisfy { $0.errors.allSatisfy { Int32(exactly: $0.code) != nil } })
+        }
+    }
+
     @Test func aMalformedItemDoesNotLoseTheChange() throws {
         // A messages value whose shape is wrong is kept raw rather than failing the body.
         let notification = try WebhookNotification.decode(envelope(#"{"messaging_product":"whatsapp","messages":"not a list"}"#))

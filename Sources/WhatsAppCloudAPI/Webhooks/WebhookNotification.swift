@@ -198,7 +198,13 @@ public struct WebhookError: Sendable, Decodable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        code = try container.decode(Int.self, forKey: .code)
+        let code = try container.decode(Int.self, forKey: .code)
+        // Meta's codes are small; one that does not fit 32 bits is not Meta's, and no column could hold it.
+        guard Int32(exactly: code) != nil else {
+            throw DecodingError.dataCorruptedError(forKey: .code, in: container,
+                                                   debugDescription: "error code \(code) is out of range (Meta's codes fit 32 bits)")
+        }
+        self.code = code
         title = try container.decodeIfPresent(String.self, forKey: .title)
         message = try container.decodeIfPresent(String.self, forKey: .message)
         details = try (try? container.nestedContainer(keyedBy: DataKeys.self, forKey: .errorData))?.decodeIfPresent(String.self, forKey: .details)
