@@ -227,8 +227,12 @@ struct MediaDownloadWorkerTests {
                 fixture.meta.serve("/files/f\(index)", bytes)
                 ids.append(try fixture.insertMedia(metaID: "80\(index)", sha256: MediaFixture.base64SHA256(bytes), mimeType: "image/webp"))
             }
-            let first = fixture.worker(instanceID: "daemon-a")
-            let second = fixture.worker(instanceID: "daemon-b")
+            // A lease longer than the test, so a busy machine cannot make one worker lose the site to the other
+            // (taking over a lapsed lease re-downloads on purpose); what is tested is the claims of two workers.
+            var configuration = MediaFixture.quickConfiguration()
+            configuration.leaseDuration = .seconds(120)
+            let first = fixture.worker(configuration, instanceID: "daemon-a")
+            let second = fixture.worker(configuration, instanceID: "daemon-b")
             try await fixture.running(first, second) {
                 for id in ids { try await fixture.waitFor(id, ["stored", "failed"]) }
             }
