@@ -116,7 +116,11 @@ struct CampaignCommand: AsyncParsableCommand {
             let numberList = numbers.map { $0.split(separator: ",").map(String.init) }
             let (start, phoneColumn, blogID) = (self.start, self.phoneColumn, site.blogID)
             try await withCampaignSite(configuration, blogID: blogID, command: "campaign create") { site, pool in
-                let id = try await pool.withConnection { try CampaignStore(site: site).create(new, on: $0) }
+                let id = try await pool.withConnection { connection in
+                    let id = try CampaignStore(site: site).create(new, on: connection)
+                    try OperatorAudit.record("campaign.created", objectType: "campaign", objectID: id, site: site, on: connection)
+                    return id
+                }
                 print("created campaign \(id) (draft) in \(site)")
                 let audience = CampaignAudience(site: site)
                 if let csvText {
@@ -126,10 +130,16 @@ struct CampaignCommand: AsyncParsableCommand {
                     printReport(try await pool.withConnection { try audience.importNumbers(numberList, into: id, on: $0) })
                 }
                 if let scheduleAt {
-                    try await pool.withConnection { _ = try CampaignStore(site: site).schedule(id, at: scheduleAt, on: $0) }
+                    try await pool.withConnection { connection in
+                        _ = try CampaignStore(site: site).schedule(id, at: scheduleAt, on: connection)
+                        try OperatorAudit.record("campaign.scheduled", objectType: "campaign", objectID: id, site: site, on: connection)
+                    }
                     print("scheduled for \(ISO8601DateFormatter().string(from: scheduleAt))")
                 } else if start {
-                    try await pool.withConnection { _ = try CampaignStore(site: site).beginStart(id, on: $0) }
+                    try await pool.withConnection { connection in
+                        _ = try CampaignStore(site: site).beginStart(id, on: connection)
+                        try OperatorAudit.record("campaign.started", objectType: "campaign", objectID: id, site: site, on: connection)
+                    }
                     _ = await notifyDaemon(configuration, blogID: blogID)
                     let campaign = try await pool.withConnection { try CampaignStore(site: site).finishStart(id, on: $0) }
                     print("started: \(campaign.recipientsTotal ?? 0) recipient(s)")
@@ -262,7 +272,10 @@ struct CampaignCommand: AsyncParsableCommand {
             let (id, blogID) = (self.id, site.blogID)
             try await withCampaignSite(configuration, blogID: blogID, command: "campaign start") { site, pool in
                 let store = CampaignStore(site: site)
-                try await pool.withConnection { _ = try store.beginStart(id, on: $0) }
+                try await pool.withConnection { connection in
+                    _ = try store.beginStart(id, on: connection)
+                    try OperatorAudit.record("campaign.started", objectType: "campaign", objectID: id, site: site, on: connection)
+                }
                 // A running daemon starts sending while the rest of the recipients are made.
                 let notified = await notifyDaemon(configuration, blogID: blogID)
                 let campaign = try await pool.withConnection { try store.finishStart(id, on: $0) }
@@ -283,7 +296,9 @@ struct CampaignCommand: AsyncParsableCommand {
                 throw ValidationError("--at takes a UTC time such as 2026-12-01T09:00:00Z")
             }
             let id = self.id
-            try await transition(site, "campaign schedule") { store, connection in try store.schedule(id, at: instant, on: connection) }
+            try await transition(site, "campaign schedule", audit: "campaign.scheduled") { store, connection in
+                try store.schedule(id, at: instant, on: connection)
+            }
         }
     }
 
@@ -319,16 +334,22 @@ protocol CampaignTransition: AsyncParsableCommand {
 extension CampaignTransition {
     func run() async throws {
         let id = self.id
-        try await transition(site, "campaign \(String(describing: Self.self).lowercased())") { store, connection in try Self.change(store, id, connection) }
+        let verb = String(describing: Self.self).lowercased()
+        let past = ["pause": "paused", "resume": "resumed", "cancel": "cancelled"][verb] ?? verb
+        try await transition(site, "campaign \(verb)", audit: "campaign.\(past)") { store, connection in try Self.change(store, id, connection) }
     }
 }
 
 /// Runs a transition and prints where the campaign is now.
-private func transition(_ options: CampaignCommand.SiteOptions, _ command: String,
+private func transition(_ options: CampaignCommand.SiteOptions, _ command: String, audit action: String,
                         _ change: @escaping @Sendable (CampaignStore, MariaDBConnection) throws -> Campaign) async throws {
     let configuration = try options.options.load()
     try await withCampaignSite(configuration, blogID: options.blogID, command: command) { site, pool in
-        let campaign = try await pool.withConnection { try change(CampaignStore(site: site), $0) }
+        let campaign = try await pool.withConnection { connection in
+            let campaign = try change(CampaignStore(site: site), connection)
+            try OperatorAudit.record(action, objectType: "campaign", objectID: campaign.id, site: site, on: connection)
+            return campaign
+        }
         let reason = campaign.stateReason.map { " (\($0))" } ?? ""
         print("campaign \(campaign.id) is \(campaign.state.rawValue)\(reason)")
         return true

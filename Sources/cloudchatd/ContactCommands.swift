@@ -60,7 +60,7 @@ struct ContactCommand: AsyncParsableCommand {
                 let export = try await pool.withConnection { connection in
                     let ids = try ContactLookup.contactIDs(query, site: site, on: connection)
                     guard !ids.isEmpty else { throw CommandError("no contact matches that in \(site)") }
-                    return try exporter.export(contactIDs: ids, actor: .commandLine(label: operatorName()), format: zip == nil ? "json" : "zip",
+                    return try exporter.export(contactIDs: ids, actor: .commandLine(label: OperatorAudit.operatorName), format: zip == nil ? "json" : "zip",
                                                on: connection)
                 }
                 if let output { try export.json.write(to: URL(fileURLWithPath: output), options: .atomic) }
@@ -117,7 +117,7 @@ struct ContactCommand: AsyncParsableCommand {
                 for id in ids {
                     let report: ContactEraser.Report
                     do {
-                        report = try await eraser.erase(contactID: id, actor: .commandLine(label: operatorName()), pool: pool)
+                        report = try await eraser.erase(contactID: id, actor: .commandLine(label: OperatorAudit.operatorName), pool: pool)
                     } catch let failure as ContactEraser.Failure {
                         throw CommandError("contact \(id): \(failure.description)")
                     }
@@ -180,7 +180,7 @@ struct ContactCommand: AsyncParsableCommand {
                     for id in ids {
                         let outcome: ContactCorrection.Outcome
                         do {
-                            outcome = try ContactCorrection(site: site).apply(changes, to: id, actor: .commandLine(label: operatorName()),
+                            outcome = try ContactCorrection(site: site).apply(changes, to: id, actor: .commandLine(label: OperatorAudit.operatorName),
                                                                                on: connection)
                         } catch let failure as ContactCorrection.Failure {
                             throw CommandError(failure.description)
@@ -199,10 +199,6 @@ private func parseWho(_ text: String) throws -> ContactLookup.Query {
     do { return try ContactLookup.parse(text) } catch { throw ValidationError(error.description) }
 }
 
-/// The OS user running the command, for the audit log's `actor_label`.
-private func operatorName() -> String? {
-    ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.userName
-}
 
 /// Opens the database for a contact command and finds the site. Failures print `cloudchatd <command>: <reason>` and exit 1.
 private func withContactSite(_ configuration: DaemonConfiguration, blogID: Int, command: String,

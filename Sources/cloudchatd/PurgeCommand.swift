@@ -81,7 +81,7 @@ struct Purge: AsyncParsableCommand {
                                                  options: janitorConfiguration.purger, logger: logger)
                     report = try await purger.run(policy: policy, pool: pool, dryRun: true)
                 } else {
-                    guard let done = try await janitor.purge(site, actorType: "cli", actorLabel: Self.operatorName) else {
+                    guard let done = try await janitor.purge(site, actorType: "cli", actorLabel: OperatorAudit.operatorName) else {
                         busy.append(site)
                         print("\(site): another cloudchatd is purging this site now; nothing done here")
                         continue
@@ -99,11 +99,6 @@ struct Purge: AsyncParsableCommand {
             printError("cloudchatd purge: \(error)")
             throw ExitStatus.failure
         }
-    }
-
-    /// Who ran the command, for the audit entry.
-    static var operatorName: String {
-        ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"] ?? "cli"
     }
 }
 

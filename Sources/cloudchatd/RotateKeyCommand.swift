@@ -57,7 +57,7 @@ struct RotateKey: AsyncParsableCommand {
         let pool = MariaDBPool(configuration: configuration.mariaDB, size: 1, logger: Logger(label: "cloudchatd.rotate-key"))
         let report: SecretsKeyRotation.Report
         do {
-            let actor = ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"]
+            let actor: String? = OperatorAudit.operatorName
             report = try await pool.withConnection { connection in
                 let sites = try WordPressSites.discover(on: connection, basePrefix: configuration.tablePrefix, multisite: configuration.multisite)
                 return try SecretsKeyRotation.rotate(keyFile: configuration.secretsKeyFile, sites: sites, options: options,

@@ -102,6 +102,10 @@ struct Credentials: AsyncParsableCommand {
                 let setup = CredentialsSetup(sites: context.sites, pool: context.pool, vault: context.vault, http: context.http,
                                              sending: configuration.sending)
                 let stored = try await setup.store(request, site: site).get()
+                try await context.pool.withConnection { connection in
+                    try OperatorAudit.record("account.credentials_updated", objectType: "account", objectID: stored.accountID,
+                                             accountID: stored.accountID, site: site, on: connection)
+                }
                 print("stored credentials for account \(stored.accountID) of \(site)"
                       + (stored.verifiedName.map { " (Meta knows it as \"\($0)\")" } ?? ""))
             }

@@ -170,6 +170,14 @@ struct CommandLineTests {
         #expect(missing.status == 1 && missing.errors.contains("no business number with phone number id 1"), "\(missing.errors)")
         let listed = try CloudChatBinary.run(["campaign", "list"] + site)
         #expect(listed.output.contains("1\tpaused (user)\thello_world\t2 recipients\tLaunch"), "\(listed.output)")
+        // Who did what, as the plugin records it for WordPress users: the operator, never a recipient.
+        let audit = try scratch.connection.query("""
+            SELECT actor_type, action, object_type, object_id, actor_label FROM \(scratch.site.table(.auditLog)) ORDER BY id
+            """).map { row in
+            "\(try row.decode(String.self, at: 0)) \(try row.decode(String.self, at: 1)) \(try row.decode(String.self, at: 2)) \(try row.decode(UInt64.self, at: 3))"
+                + ((try row.decode(String?.self, at: 4))?.isEmpty == false ? "" : " without a label")
+        }
+        #expect(audit == ["cli campaign.created campaign 1", "cli campaign.started campaign 1", "cli campaign.paused campaign 1"], "\(audit)")
     }
 
     @Test func migrateThenDoctorThenServeUntilSIGTERM() async throws {
