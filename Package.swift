@@ -194,6 +194,6 @@ let package = Package(
         .testTarget(name: "WhatsAppCloudAPITests", dependencies: ["WhatsAppCloudAPI", "TestSupport"]),
         .testTarget(name: "WordPressStoreTests", dependencies: ["WordPressStore", "TestSupport"]),
         .testTarget(name: "WebhookIngestTests", dependencies: ["WebhookIngest", "TestSupport", "CloudChatCrypto", "WhatsAppCloudAPI"]),
-        .testTarget(name: "CloudChatDaemonTests", dependencies: ["CloudChatDaemon", "GraphSimulator", "TestSupport", "CloudChatCrypto", "Sending", "WhatsAppCloudAPI"]),
+        .testTarget(name: "CloudChatDaemonTests", dependencies: ["CloudChatDaemon", "GraphSimulator", "TestSupport", "CloudChatCrypto", "Sending", "Privacy", "WhatsAppCloudAPI"]),
     ]
 )

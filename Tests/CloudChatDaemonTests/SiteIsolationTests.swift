@@ -3,6 +3,7 @@ import CloudChatCrypto
 import Foundation
 import Logging
 import MariaDB
+import Privacy
 import Synchronization
 import TestSupport
 import Testing
@@ -131,6 +132,15 @@ struct SiteIsolationTests {
             let boID = try #require(try net.connection.queryFirst("SELECT id FROM \(two.table(.contacts)) WHERE wa_id = '16505550002'")?.decode(UInt64.self, at: 0))
             let onlyInTwo = try #require(try net.connection.queryFirst("SELECT MAX(id) FROM \(two.table(.contacts))")?.decode(UInt64.self, at: 0))
             #expect(try net.count(one, .contacts, "id = \(onlyInTwo)") == 0)
+
+            // An export in blog 1 holds blog 1's rows only: Cy wrote to both, and blog 2's contact ids are unknown there.
+            let cyInOne = try #require(try net.connection.queryFirst("SELECT id FROM \(one.table(.contacts)) WHERE wa_id = '16505550003'")?.decode(UInt64.self, at: 0))
+            let exporter = ContactExporter(site: one, mediaDirectory: "/nonexistent")
+            let export = try exporter.export(contactIDs: [cyInOne], actor: .daemon, on: net.connection)
+            let document = String(decoding: export.json, as: UTF8.self)
+            #expect(document.contains("cy to one"))
+            #expect(!document.contains("cy to two") && !document.contains("wamid.C2") && !document.contains(Self.numberTwo))
+            #expect(throws: ContactExporter.Failure.self) { try exporter.export(contactIDs: [onlyInTwo], actor: .daemon, on: net.connection) }
 
             // Erasing blog 2's contact id through blog 1 finds nothing there, and touches nothing in blog 2.
             #expect(try await net.control("POST", "/v1/contacts/\(onlyInTwo)/erase", #"{"blog_id":1}"#).0 == 404)
