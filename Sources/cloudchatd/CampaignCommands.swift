@@ -22,13 +22,6 @@ struct CampaignCommand: AsyncParsableCommand {
         subcommands: [Create.self, Import.self, List.self, Show.self, Start.self, Schedule.self, Pause.self, Resume.self, Cancel.self]
     )
 
-    struct SiteOptions: ParsableArguments {
-        @OptionGroup var options: ConfigurationOptions
-
-        @Option(name: .customLong("blog-id"), help: ArgumentHelp("The site (blog) of a multisite network.", valueName: "id"))
-        var blogID: Int = 1
-    }
-
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create a draft campaign (and import its recipients).",
@@ -326,7 +319,7 @@ struct CampaignCommand: AsyncParsableCommand {
 
 /// A subcommand that moves one campaign to another state.
 protocol CampaignTransition: AsyncParsableCommand {
-    var site: CampaignCommand.SiteOptions { get }
+    var site: SiteOptions { get }
     var id: UInt64 { get }
     static func change(_ store: CampaignStore, _ id: UInt64, _ connection: MariaDBConnection) throws -> Campaign
 }
@@ -341,7 +334,7 @@ extension CampaignTransition {
 }
 
 /// Runs a transition and prints where the campaign is now.
-private func transition(_ options: CampaignCommand.SiteOptions, _ command: String, audit action: String,
+private func transition(_ options: SiteOptions, _ command: String, audit action: String,
                         _ change: @escaping @Sendable (CampaignStore, MariaDBConnection) throws -> Campaign) async throws {
     let configuration = try options.options.load()
     try await withCampaignSite(configuration, blogID: options.blogID, command: command) { site, pool in

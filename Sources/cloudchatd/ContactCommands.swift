@@ -20,13 +20,6 @@ struct ContactCommand: AsyncParsableCommand {
         subcommands: [Export.self, Erase.self, Update.self]
     )
 
-    struct SiteOptions: ParsableArguments {
-        @OptionGroup var options: ConfigurationOptions
-
-        @Option(name: .customLong("blog-id"), help: ArgumentHelp("The site (blog) of a multisite network.", valueName: "id"))
-        var blogID: Int = 1
-    }
-
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write everything kept about a person as one JSON document (and their media files as a zip).",
