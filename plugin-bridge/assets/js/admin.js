@@ -163,12 +163,13 @@
 	/** Shows (once) the banner that says the daemon cannot be reached. */
 	function showDaemonBanner() {
 		const app = appRoot();
-		if ( ! app || app.querySelector( '.cloudchat-daemon-banner' ) ) {
+		if ( ! app || document.querySelector( '.cloudchat-daemon-banner' ) ) {
 			return;
 		}
+		// `inline`: wp-admin moves other notices under the page title when the page loads, out of the app.
 		const banner = h(
 			'div',
-			{ class: 'notice notice-warning cloudchat-daemon-banner', role: 'status' },
+			{ class: 'notice notice-warning inline cloudchat-daemon-banner', role: 'status' },
 			h( 'p', null, h( 'strong', null, __( 'The CloudChat service cannot be reached.', 'cloudchat' ) ) ),
 			h(
 				'p',
@@ -215,11 +216,7 @@
 
 	/** Removes the daemon banner, once a call shows the service answers again. */
 	function hideDaemonBanner() {
-		const app = appRoot();
-		const banner = app && app.querySelector( '.cloudchat-daemon-banner' );
-		if ( banner ) {
-			banner.remove();
-		}
+		document.querySelectorAll( '.cloudchat-daemon-banner' ).forEach( ( banner ) => banner.remove() );
 		if ( daemonWatch !== null ) {
 			window.clearTimeout( daemonWatch );
 			daemonWatch = null;
