@@ -21,6 +21,7 @@ public final class SendStatistics: Sendable {
     public let latency = LatencyHistogram()
     private let paces = Mutex<[String: Double]>([:])
     private let metrics: any MetricsFactory
+    private let resultCounters = Mutex<[String: Counter]>([:])
 
     /// - Parameter metrics: where `cloudchat_send_results_total{code}` goes: Meta's answers by error code.
     public init(metrics: any MetricsFactory = NOOPMetricsHandler.instance) {
@@ -30,7 +31,14 @@ public final class SendStatistics: Sendable {
     /// Counts one answer to a send: `accepted`, Meta's error code, `not_sent` (no connection) or
     /// `no_answer` (the request went out, nothing came back).
     func recordResult(_ code: String) {
-        Counter(label: "cloudchat_send_results_total", dimensions: [("code", code)], factory: metrics).increment()
+        // One counter per code, made once: this runs for every send.
+        let counter = resultCounters.withLock { counters in
+            if let known = counters[code] { return known }
+            let made = Counter(label: "cloudchat_send_results_total", dimensions: [("code", code)], factory: metrics)
+            counters[code] = made
+            return made
+        }
+        counter.increment()
     }
 
     /// Records the pace in force for a business number.

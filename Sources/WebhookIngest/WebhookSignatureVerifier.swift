@@ -6,24 +6,29 @@ import Synchronization
 /// owners stored with their business numbers (from wp-admin), which change while the daemon runs.
 public final class WebhookAppSecrets: Sendable {
     private let configured: [[UInt8]]
-    private let stored = Mutex<[[UInt8]]>([])
+    /// The configured secrets followed by the stored ones, built when the stored ones change, so a
+    /// webhook reads one array.
+    private let current: Mutex<(all: [[UInt8]], stored: Int)>
 
     /// Secrets from the configuration; empty ones are ignored.
     public init(configured: [String]) {
-        self.configured = configured.filter { !$0.isEmpty }.map { Array($0.utf8) }
+        let configured = configured.filter { !$0.isEmpty }.map { Array($0.utf8) }
+        self.configured = configured
+        current = Mutex((configured, 0))
     }
 
     /// Replaces the secrets stored with the numbers.
     public func replaceStored(_ secrets: [String]) {
-        let bytes = Set(secrets.filter { !$0.isEmpty }).sorted().map { Array($0.utf8) }
-        stored.withLock { $0 = bytes }
+        let stored = Set(secrets.filter { !$0.isEmpty }).sorted().map { Array($0.utf8) }
+        let all = configured + stored
+        current.withLock { $0 = (all, stored.count) }
     }
 
     /// Every secret a body may be signed with.
-    public var all: [[UInt8]] { configured + stored.withLock { $0 } }
+    public var all: [[UInt8]] { current.withLock { $0.all } }
 
     /// How many secrets come from the configuration and from the numbers.
-    public var counts: (configured: Int, stored: Int) { (configured.count, stored.withLock { $0.count }) }
+    public var counts: (configured: Int, stored: Int) { (configured.count, current.withLock { $0.stored }) }
 }
 
 /// Checks `X-Hub-Signature-256` against the app secrets.
