@@ -114,13 +114,26 @@ public struct SQLQuery: Sendable, Hashable, ExpressibleByStringInterpolation, Cu
 public struct SQLIdentifier: Sendable, Hashable, CustomStringConvertible {
     /// The name as given.
     public let name: String
+    /// The database the table is in, when it is not the connection's own (`database`.`table`).
+    public let database: String?
 
     /// Validates a name; throws a `.misuse` error for anything else.
-    public init(_ name: String) throws(MariaDBError) {
+    /// - Parameter database: the database holding the table, when not the connection's default;
+    ///   letters, digits, `_`, `$` and `-`, as database names commonly use.
+    public init(_ name: String, database: String? = nil) throws(MariaDBError) {
         guard Self.isValid(name) else {
             throw .misuse("identifier", "'\(name.prefix(80))' is not a valid identifier: use letters, digits, _ or $, at most 64 characters")
         }
+        if let database, !Self.isValidDatabaseName(database) {
+            throw .misuse("identifier", "'\(database.prefix(80))' is not a usable database name: use letters, digits, _, $ or -, at most 64 characters")
+        }
         self.name = name
+        self.database = database
+    }
+
+    /// Whether `name` is accepted as a database name: an identifier that may also hold `-`.
+    public static func isValidDatabaseName(_ name: String) -> Bool {
+        isValid(String(decoding: name.utf8.map { $0 == 0x2D ? 0x5F : $0 }, as: UTF8.self))
     }
 
     /// Whether `name` is accepted by ``init(_:)``.
@@ -131,9 +144,9 @@ public struct SQLIdentifier: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// The name in back-quotes, ready for SQL text.
-    public var quoted: String { "`\(name)`" }
-    public var description: String { name }
+    /// The name in back-quotes, qualified by its database when it has one, ready for SQL text.
+    public var quoted: String { database.map { "`\($0)`.`\(name)`" } ?? "`\(name)`" }
+    public var description: String { database.map { "\($0).\(name)" } ?? name }
 }
 
 extension SQLQuery {

@@ -96,20 +96,20 @@ public enum SchemaMigrator {
                                logger: Logger = Logger(label: "cloudchat.migrate")) throws -> MigrationOutcome {
         let lockName = "cloudchat_migrate:\(site.tablePrefix)"
         if !dryRun {
-            let acquired = try connection.queryFirst("SELECT GET_LOCK(CONCAT(DATABASE(), ':', \(lockName)), 60)")?.decode(Int?.self, at: 0)
+            let acquired = try connection.queryFirst("SELECT GET_LOCK(CONCAT(COALESCE(\(site.database), DATABASE()), ':', \(lockName)), 60)")?.decode(Int?.self, at: 0)
             guard acquired == 1 else {
                 throw SchemaMigrationError(description: "another `cloudchatd migrate` is running for \(site) and did not finish within 60 s; wait for it and try again")
             }
         }
         defer {
-            if !dryRun { _ = try? connection.execute("SELECT RELEASE_LOCK(CONCAT(DATABASE(), ':', \(lockName)))") }
+            if !dryRun { _ = try? connection.execute("SELECT RELEASE_LOCK(CONCAT(COALESCE(\(site.database), DATABASE()), ':', \(lockName)))") }
         }
 
         let status = try status(of: site, on: connection)
         let from = status.installedVersion ?? 0
         switch status.state {
         case .noWordPress:
-            throw SchemaMigrationError(description: "there is no WordPress options table `\(site.tablePrefix)options` in this database; check table_prefix and db_name (or --wordpress), and that WordPress is installed")
+            throw SchemaMigrationError(description: "there is no WordPress options table `\(site.optionsTable)` in this database; check table_prefix and db_name (or --wordpress), and that WordPress is installed")
         case .newer:
             throw SchemaMigrationError(description: "\(site) has CloudChat schema version \(from), newer than this cloudchatd knows (\(latestVersion)); upgrade cloudchatd instead of migrating down")
         case .notInstalled, .behind, .current:
@@ -119,12 +119,14 @@ public enum SchemaMigrator {
         if dryRun || due.isEmpty {
             return MigrationOutcome(site: site, fromVersion: from, toVersion: from, migrations: due.map(\.version))
         }
+        // Every statement writes `{prefix}name`; a site in another database is written `database`.`prefix…`.
+        let qualifiedPrefix = site.database.map { "`\($0)`.`\(site.tablePrefix)" } ?? "`\(site.tablePrefix)"
         for migration in due {
             logger.info("applying schema migration", metadata: [
                 "site": "\(site)", "version": "\(migration.version)", "summary": "\(migration.summary)",
             ])
             for statement in migration.statements {
-                try connection.execute(unsafeSQL: statement.replacingOccurrences(of: "{prefix}", with: site.tablePrefix))
+                try connection.execute(unsafeSQL: statement.replacingOccurrences(of: "`{prefix}", with: qualifiedPrefix))
             }
             try recordVersion(migration.version, for: site, on: connection)
         }
@@ -151,7 +153,7 @@ public enum SchemaMigrator {
 
     static func tableExists(_ table: SQLIdentifier, on connection: MariaDBConnection) throws -> Bool {
         let row = try connection.queryFirst("""
-            SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = \(table.name)
+            SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = COALESCE(\(table.database), DATABASE()) AND TABLE_NAME = \(table.name)
             """)
         return try row?.decode(Int.self, at: 0) == 1
     }
