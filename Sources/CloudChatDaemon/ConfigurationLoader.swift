@@ -114,7 +114,67 @@ public struct ConfigurationLoader: Sendable {
         if let (_, problem) = unevaluated.min(by: { $0.key < $1.key }) {
             throw ConfigurationError(problem.description)
         }
+        // The other installs are read last: each is checked against the database settings in force.
+        if let alsoServe = layers.reversed().lazy.compactMap({ $0[.alsoServe] }).first {
+            configuration.otherInstalls = try otherInstalls(alsoServe.value, origin: alsoServe.origin, besides: configuration)
+        }
         return configuration
+    }
+
+    /// Reads the installs `also_serve` names: each entry a WordPress root or a wp-config.php, on the
+    /// database server the daemon connects to, in its own database or beside the first install's tables.
+    private func otherInstalls(_ list: String, origin: String, besides configuration: DaemonConfiguration) throws(ConfigurationError) -> [WordPressInstall] {
+        var installs: [WordPressInstall] = []
+        var seen: Set<String> = ["\(configuration.databaseName)/\(configuration.tablePrefix)"]
+        let ownServer = Self.server(host: configuration.databaseHost, port: configuration.databasePort, socket: configuration.databaseSocket)
+        for entry in list.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !entry.isEmpty {
+            func problem(_ why: String) -> ConfigurationError {
+                ConfigurationError("\(origin): also_serve entry \(entry) \(why)")
+            }
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: entry, isDirectory: &isDirectory) else {
+                throw problem("does not exist; give the install's WordPress root (or its wp-config.php)")
+            }
+            let wpConfig: WordPressConfigFile
+            let databaseName: String, prefix: String, host: WordPressDatabaseHost
+            do {
+                let path = isDirectory.boolValue ? try WordPressConfigFile.locate(wordpressRoot: entry) : entry
+                wpConfig = try WordPressConfigFile.load(path: path, environment: environment)
+                databaseName = try wpConfig.requiredString("DB_NAME")
+                prefix = try wpConfig.requiredString(WordPressConfigFile.tablePrefixKey)
+                host = try wpConfig.databaseHost()
+            } catch {
+                throw problem("cannot be read: \(error.description)")
+            }
+            guard SQLIdentifier.isValid(prefix), !prefix.contains("$") else {
+                throw problem("has $table_prefix '\(prefix.prefix(40))'; CloudChat needs letters, digits and _ only")
+            }
+            guard SQLIdentifier.isValidDatabaseName(databaseName) else {
+                throw problem("has DB_NAME '\(databaseName.prefix(70))'; CloudChat can use database names of letters, digits, _, $ and - only")
+            }
+            let server = Self.server(host: host.host.isEmpty ? "localhost" : host.host, port: host.port, socket: host.socket)
+            guard server == ownServer else {
+                throw problem("""
+                    keeps its database on \(server), not on \(ownServer) where cloudchatd connects; one cloudchatd serves the \
+                    installs of one database server, so run another cloudchatd for it (or, if it is the same server, write DB_HOST \
+                    the same way in both wp-config.php files)
+                    """)
+            }
+            guard seen.insert("\(databaseName)/\(prefix)").inserted else { continue }  // listed twice, or the first install again
+            let root = isDirectory.boolValue ? entry : (wpConfig.path as NSString).deletingLastPathComponent
+            let content = wpConfig.string("WP_CONTENT_DIR") ?? (root.hasSuffix("/") ? root + "wp-content" : root + "/wp-content")
+            installs.append(WordPressInstall(
+                source: wpConfig.path, database: databaseName == configuration.databaseName ? nil : databaseName, tablePrefix: prefix,
+                multisite: wpConfig.isMultisite, uploadsDirectory: content + "/uploads"))
+        }
+        return installs
+    }
+
+    /// A database server as `host:port` or `socket path`, for comparing two installs' DB_HOST.
+    private static func server(host: String, port: Int?, socket: String?) -> String {
+        if let socket { return "socket \(socket)" }
+        if host == "localhost" { return "the default local socket" }
+        return "\(host):\(port ?? 3306)"
     }
 
     /// Takes the database settings from wp-config.php; returns the keys whose value could not be evaluated.
@@ -196,6 +256,8 @@ public struct ConfigurationLoader: Sendable {
             case "auto", "": configuration.multisite = nil
             default: throw invalid("must be yes, no or auto")
             }
+        case .alsoServe:
+            break  // read once every other setting is known
         case .databasePoolSize:
             guard let size = Int(value), (1...64).contains(size) else { throw invalid("must be a number from 1 to 64") }
             configuration.databasePoolSize = size

@@ -73,6 +73,8 @@ final class ControlAPI: Sendable {
 
     private let secret: String?
     private let sites: [WordPressSite]
+    /// The database the daemon connects to: a request's `db_name` equal to it names the daemon's own database.
+    private let ownDatabase: String
     private let pool: MariaDBPool
     private let vault: CredentialVault
     private let sender: OutboxSenderService
@@ -83,12 +85,12 @@ final class ControlAPI: Sendable {
     private let webhookStatus: @Sendable () -> [String: JSONValue]
     private let metrics: @Sendable () async -> String
     private let liveStatus: @Sendable () async -> [String: JSONValue]
-    private let uploadsDirectory: String
+    private let mediaDirectory: @Sendable (WordPressSite) -> String
     private let logger: Logger
 
-    init(secret: String?, sites: [WordPressSite], pool: MariaDBPool, vault: CredentialVault, sender: OutboxSenderService,
+    init(secret: String?, sites: [WordPressSite], ownDatabase: String = "wordpress", pool: MariaDBPool, vault: CredentialVault, sender: OutboxSenderService,
          templates: TemplateSyncService, http: GraphHTTPClient, sending: SenderConfiguration, logger: Logger,
-         webhookStatus: @escaping @Sendable () -> [String: JSONValue] = { [:] }, uploadsDirectory: String = "/var/lib/cloudchat/uploads",
+         webhookStatus: @escaping @Sendable () -> [String: JSONValue] = { [:] }, mediaDirectory: @escaping @Sendable (WordPressSite) -> String = { MediaStorage.defaultRoot(of: $0, uploadsDirectory: "/var/lib/cloudchat/uploads") },
          metrics: @escaping @Sendable () async -> String = { "" },
          liveStatus: @escaping @Sendable () async -> [String: JSONValue] = { [:] },
          onAccountsChanged: @escaping @Sendable () -> Void) {
@@ -96,6 +98,7 @@ final class ControlAPI: Sendable {
         self.liveStatus = liveStatus
         self.secret = secret
         self.sites = sites
+        self.ownDatabase = ownDatabase
         self.pool = pool
         self.vault = vault
         self.sender = sender
@@ -104,7 +107,7 @@ final class ControlAPI: Sendable {
         self.sending = sending
         self.logger = logger
         self.webhookStatus = webhookStatus
-        self.uploadsDirectory = uploadsDirectory
+        self.mediaDirectory = mediaDirectory
         self.onAccountsChanged = onAccountsChanged
     }
 
@@ -128,19 +131,51 @@ final class ControlAPI: Sendable {
         guard let secret, !secret.isEmpty else {
             return Response(status: 503, ["error": "no control_secret is configured in cloudchatd; set the same secret in cloudchatd and in wp-admin"])
         }
-        if let refusal = Self.authenticate(request, secret: secret, now: now) { return refusal }
-        var response = await route(request)
-        response.signature = Self.responseSignature(secret: secret, requestSignature: request.headers["x-cloudchat-signature"] ?? "",
+        // A request is signed with the daemon's control secret (any site), or with the secret of
+        // the install it names (that install's sites only, see ControlSecrets).
+        let claimed = site(claimedBy: request)
+        var signedWith = secret
+        var scope: InstallScope?
+        if let refusal = Self.authenticate(request, secret: secret, now: now) {
+            guard refusal.status == 401, let claimed, case .found(let site) = claimed else { return refusal }
+            let installSecret = ControlSecrets.installSecret(controlSecret: secret, database: site.database ?? ownDatabase,
+                                                             tablePrefix: site.installPrefix)
+            if Self.authenticate(request, secret: installSecret, now: now) != nil { return refusal }
+            signedWith = installSecret
+            scope = InstallScope(database: site.database, installPrefix: site.installPrefix)
+        }
+        var response = await route(request, scope: scope)
+        response.signature = Self.responseSignature(secret: signedWith, requestSignature: request.headers["x-cloudchat-signature"] ?? "",
                                                     status: response.status, body: response.body)
         return response
     }
 
-    private func route(_ request: Request) async -> Response {
+    /// The install a request signed with an install secret may reach.
+    struct InstallScope: Sendable {
+        let database: String?
+        let installPrefix: String
+
+        func contains(_ site: WordPressSite) -> Bool { site.database == database && site.installPrefix == installPrefix }
+    }
+
+    private func route(_ request: Request, scope: InstallScope?) async -> Response {
         let path = request.path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.path
         let body = request.body.isEmpty ? JSONValue.object([:]) : (try? JSONValue.parse(request.body))
+        // Every site a request reaches is the one it names, and within the install whose secret signed it.
+        func lookup(_ body: JSONValue?) -> SiteLookup {
+            guard let body else { return .notNamed }
+            let lookup = self.site(named: body)
+            if let scope, case .found(let site) = lookup, !scope.contains(site) { return .notServed }
+            return lookup
+        }
+        func site(in body: JSONValue?) -> WordPressSite? {
+            if case .found(let site) = lookup(body) { return site }
+            return nil
+        }
+        func refusal(_ body: JSONValue?) -> Response { Self.refusal(lookup(body)) }
         switch (request.method, path) {
         case ("POST", "/v1/notify"):
-            guard let body, let site = site(in: body) else { return Self.noSite }
+            guard let body, let site = site(in: body) else { return refusal(body) }
             switch body["topic"]?.stringValue ?? "outbox" {
             case "outbox", "campaigns": sender.notify(site: site)
             case "templates": templates.requestSync(site: site)
@@ -152,10 +187,10 @@ final class ControlAPI: Sendable {
             }
             return Response(status: 202, ["ok": .bool(true)])
         case ("POST", "/v1/credentials"):
-            guard let body, let site = site(in: body) else { return Self.noSite }
+            guard let body, let site = site(in: body) else { return refusal(body) }
             return await storeCredentials(body, site: site)
         case ("POST", "/v1/templates/sync"):
-            guard let body, let site = site(in: body) else { return Self.noSite }
+            guard let body, let site = site(in: body) else { return refusal(body) }
             do {
                 let results = try await templates.syncSite(site)
                 return Response(status: 200, ["synced": .array(results.map { waba, result in
@@ -167,17 +202,18 @@ final class ControlAPI: Sendable {
             }
         case ("GET", "/v1/status"):
             // The plugin asks often whether the daemon answers: only `?live=1` (cloudchatd status) reads the database.
-            var report = statusReport()
-            if request.path.hasSuffix("?live=1") { report.merge(await liveStatus()) { _, new in new } }
+            var report = statusReport(scope: scope)
+            // The live part spans every install: only for the daemon's own secret (the CLI).
+            if scope == nil, Self.queryFlag("live", in: request.path) { report.merge(await liveStatus()) { _, new in new } }
             return Response(status: 200, report)
         case ("POST", "/v1/campaigns"):
-            guard let body, let site = site(in: body) else { return Self.noSite }
+            guard let body, let site = site(in: body) else { return refusal(body) }
             return await createCampaign(body, site: site)
         case ("POST", _) where path.hasPrefix("/v1/contacts/") && path.hasSuffix("/erase"):
-            guard let body, let site = site(in: body) else { return Self.noSite }
+            guard let body, let site = site(in: body) else { return refusal(body) }
             return await eraseContact(path: path, body: body, site: site)
         case (_, _) where path.hasPrefix("/v1/campaigns/"):
-            return await campaign(request, path: path, body: body)
+            return await campaign(request, path: path, body: body, site: site(in:), refusal: refusal)
         case (_, "/v1/notify"), (_, "/v1/credentials"), (_, "/v1/templates/sync"), (_, "/v1/status"):
             return Response(status: 405, ["error": .string("\(request.method) is not allowed on \(path)")])
         default:
@@ -185,28 +221,99 @@ final class ControlAPI: Sendable {
         }
     }
 
-    private func statusReport() -> [String: JSONValue] {
+    /// The status; for a request signed with an install's secret, only that install's sites and no other numbers.
+    private func statusReport(scope: InstallScope?) -> [String: JSONValue] {
         let statistics = sender.statistics
         func count(_ value: Int) -> JSONValue { .number(Double(value)) }
-        let sending: [String: JSONValue] = [
+        var sending: [String: JSONValue] = [
             "accepted": count(statistics.accepted.load(ordering: .relaxed)), "failed": count(statistics.failed.load(ordering: .relaxed)),
             "retried": count(statistics.retried.load(ordering: .relaxed)), "in_doubt": count(statistics.inDoubt.load(ordering: .relaxed)),
             "throughput_limited": count(statistics.throughputLimited.load(ordering: .relaxed)),
-            "pace_per_number": .object(statistics.currentPaces.mapValues { JSONValue.number($0) }),
         ]
-        let siteList: [JSONValue] = sites.map { site in
-            JSONValue.object(["blog_id": .number(Double(site.blogID)), "prefix": .string(site.tablePrefix)])
+        if scope == nil { sending["pace_per_number"] = .object(statistics.currentPaces.mapValues { JSONValue.number($0) }) }
+        let siteList: [JSONValue] = sites.filter { scope?.contains($0) ?? true }.map { site in
+            var entry: [String: JSONValue] = ["blog_id": .number(Double(site.blogID)), "prefix": .string(site.tablePrefix), "site": .string(site.key)]
+            if let database = site.database { entry["db_name"] = .string(database) }
+            return JSONValue.object(entry)
         }
         var report: [String: JSONValue] = ["version": .string(CloudChatVersion.current), "sites": .array(siteList), "sending": .object(sending)]
         report.merge(webhookStatus()) { _, new in new }
         return report
     }
 
-    private static let noSite = Response(status: 400, ["error": "the body must be JSON naming a blog_id this daemon serves"])
+    /// What a request's site fields name.
+    enum SiteLookup: Sendable {
+        case found(WordPressSite)
+        /// No `table_prefix` or `blog_id`, or not JSON.
+        case notNamed
+        /// Named, but not a site this daemon serves (or not one the request's secret may reach).
+        case notServed
+        /// Only a `blog_id`, while the daemon serves several installs.
+        case ambiguous
+    }
 
-    private func site(in body: JSONValue) -> WordPressSite? {
-        guard case .number(let number)? = body["blog_id"], let blogID = Int(exactly: number) else { return nil }
-        return sites.first { $0.blogID == blogID }
+    private static func refusal(_ lookup: SiteLookup) -> Response {
+        switch lookup {
+        case .found, .notNamed:
+            Response(status: 400, ["error": "the body must be JSON naming the site: table_prefix (with db_name when it is not the daemon's database), or blog_id"])
+        case .notServed:
+            Response(status: 404, ["error": "this daemon serves no such site; check also_serve in cloudchatd's configuration"])
+        case .ambiguous:
+            Response(status: 400, ["error": "this daemon serves several WordPress installs, so a request must name its table_prefix and db_name; update the CloudChat plugin"])
+        }
+    }
+
+    /// The site named by `table_prefix` and `db_name` (the daemon's own database when absent), and
+    /// `blog_id` when given, which must agree; a plugin that names only `blog_id` reaches the first
+    /// install's blogs, and only while the daemon serves one install.
+    func site(named fields: JSONValue) -> SiteLookup {
+        var blogID: Int?
+        if let value = fields["blog_id"] {
+            guard case .number(let number) = value, let id = Int(exactly: number) else { return .notNamed }
+            blogID = id
+        }
+        guard let prefix = fields["table_prefix"]?.stringValue else {
+            guard let blogID else { return .notNamed }
+            let firstInstall = sites.first.map { InstallScope(database: $0.database, installPrefix: $0.installPrefix) }
+            guard sites.allSatisfy({ firstInstall?.contains($0) == true }) else { return .ambiguous }
+            return sites.first { $0.blogID == blogID }.map(SiteLookup.found) ?? .notServed
+        }
+        let named = fields["db_name"]?.stringValue
+        let database = named == nil || named == ownDatabase ? nil : named
+        guard let site = sites.first(where: { $0.tablePrefix == prefix && $0.database == database }),
+              blogID == nil || blogID == site.blogID else { return .notServed }
+        return .found(site)
+    }
+
+    /// The site a request names, before it is authenticated: in the body of a POST, the query of a GET.
+    private func site(claimedBy request: Request) -> SiteLookup? {
+        if request.method == "GET" {
+            return site(named: Self.queryFields(request.path))
+        }
+        guard let body = try? JSONValue.parse(request.body) else { return nil }
+        return site(named: body)
+    }
+
+    /// Whether a query string has `name=1`.
+    static func queryFlag(_ name: String, in path: String) -> Bool {
+        guard let rawQuery = path.split(separator: "?", maxSplits: 1).dropFirst().first else { return false }
+        return rawQuery.split(separator: "&").contains { $0 == "\(name)=1" }
+    }
+
+    /// `blog_id`, `table_prefix` and `db_name` from a GET's query string.
+    static func queryFields(_ path: String) -> JSONValue {
+        var members: [String: JSONValue] = [:]
+        guard let rawQuery = path.split(separator: "?", maxSplits: 1).dropFirst().first else { return .object(members) }
+        for pair in rawQuery.split(separator: "&") {
+            let field = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
+            guard field.count == 2 else { continue }
+            switch field[0] {
+            case "blog_id": if let number = Double(field[1]) { members["blog_id"] = .number(number) }
+            case "table_prefix", "db_name": members[field[0]] = .string(field[1])
+            default: break
+            }
+        }
+        return .object(members)
     }
 
     /// Checks the timestamp and signature; nil when the request is authentic.
@@ -228,22 +335,15 @@ final class ControlAPI: Sendable {
 
     // MARK: Campaigns
 
-    private func campaign(_ request: Request, path: String, body: JSONValue?) async -> Response {
+    private func campaign(_ request: Request, path: String, body: JSONValue?,
+                          site: (JSONValue?) -> WordPressSite?, refusal: (JSONValue?) -> Response) async -> Response {
         let parts = path.split(separator: "/").map(String.init)  // v1, campaigns, id, action?
         guard parts.count == 3 || parts.count == 4, let id = UInt64(parts[2]) else {
             return Response(status: 404, ["error": .string("no such control endpoint: \(path.prefix(100))")])
         }
         let action = parts.count == 4 ? parts[3] : nil
-        var query = body
-        if request.method == "GET", let rawQuery = request.path.split(separator: "?", maxSplits: 1).dropFirst().first {
-            var members: [String: JSONValue] = [:]
-            for pair in rawQuery.split(separator: "&") {
-                let field = pair.split(separator: "=", maxSplits: 1).map(String.init)
-                if field.count == 2, field[0] == "blog_id", let number = Double(field[1]) { members["blog_id"] = .number(number) }
-            }
-            query = .object(members)
-        }
-        guard let query, let site = site(in: query) else { return Self.noSite }
+        let fields = request.method == "GET" ? Self.queryFields(request.path) : body
+        guard let query = fields, let site = site(query) else { return refusal(fields) }
         let store = CampaignStore(site: site)
         do {
             switch (request.method, action) {
@@ -289,7 +389,7 @@ final class ControlAPI: Sendable {
         } catch let error as CampaignError {
             return Response(status: error.status, ["error": .string(error.description)])
         } catch {
-            logger.error("a campaign request failed", metadata: ["blog_id": "\(site.blogID)", "campaign_id": "\(id)", "error": "\(error)"])
+            logger.error("a campaign request failed", metadata: ["site": "\(site.key)", "campaign_id": "\(id)", "error": "\(error)"])
             return Response(status: 500, ["error": .string("the campaign could not be read or changed: \(error)")])
         }
     }
@@ -321,7 +421,7 @@ final class ControlAPI: Sendable {
         } catch let error as CampaignError {
             return Response(status: error.status, ["error": .string(error.description)])
         } catch {
-            logger.error("creating a campaign failed", metadata: ["blog_id": "\(site.blogID)", "error": "\(error)"])
+            logger.error("creating a campaign failed", metadata: ["site": "\(site.key)", "error": "\(error)"])
             return Response(status: 500, ["error": .string("the campaign could not be created: \(error)")])
         }
     }
@@ -335,7 +435,7 @@ final class ControlAPI: Sendable {
         }
         var actor: UInt64?
         if case .number(let value)? = body["actor_user_id"] { actor = UInt64(exactly: value) }
-        let eraser = ContactEraser(site: site, mediaDirectory: MediaStorage.defaultRoot(of: site, uploadsDirectory: uploadsDirectory),
+        let eraser = ContactEraser(site: site, mediaDirectory: mediaDirectory(site),
                                    logger: logger)
         do {
             let report = try await eraser.erase(contactID: id, actorUserID: actor, pool: pool)
@@ -345,7 +445,7 @@ final class ControlAPI: Sendable {
         } catch let failure as ContactEraser.Failure {
             return Response(status: failure.status, ["error": .string(failure.description)])
         } catch {
-            logger.error("erasing a contact failed", metadata: ["blog_id": "\(site.blogID)", "contact_id": "\(id)", "error": "\(error)"])
+            logger.error("erasing a contact failed", metadata: ["site": "\(site.key)", "contact_id": "\(id)", "error": "\(error)"])
             return Response(status: 500, ["error": .string("the contact could not be erased completely; run the erasure again: \(error)")])
         }
     }
@@ -364,7 +464,7 @@ final class ControlAPI: Sendable {
         let setup = CredentialsSetup(sites: sites, pool: pool, vault: vault, http: http, sending: sending)
         switch await setup.store(request, site: site) {
         case .success(let stored):
-            logger.info("credentials stored for a business number", metadata: ["blog_id": "\(site.blogID)", "account_id": "\(stored.accountID)"])
+            logger.info("credentials stored for a business number", metadata: ["site": "\(site.key)", "account_id": "\(stored.accountID)"])
             onAccountsChanged()
             sender.notify(site: site)
             templates.requestSync(site: site)
@@ -372,7 +472,7 @@ final class ControlAPI: Sendable {
             if let name = stored.verifiedName { answer["verified_name"] = .string(name) }
             return Response(status: 200, answer)
         case .failure(let error):
-            if error.status >= 500 { logger.error("could not store credentials", metadata: ["blog_id": "\(site.blogID)", "error": "\(error)"]) }
+            if error.status >= 500 { logger.error("could not store credentials", metadata: ["site": "\(site.key)", "error": "\(error)"]) }
             return Response(status: error.status, ["error": .string(error.description)])
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import WhatsAppCloudAPI
+import WordPressStore
 
 /// Signed calls to a running daemon's control API, as the WordPress plugin makes them; the CLI uses
 /// it to tell the daemon about changes it made in the database, so they take effect at once.
@@ -44,8 +45,14 @@ public struct ControlClient: Sendable {
     public var address: String { baseURL }
 
     /// Tells the daemon that a site's outbox or campaigns changed; false when it could not be reached.
-    public func notify(blogID: Int, topic: String) async -> Bool {
-        let answer = try? await post("/v1/notify", .object(["blog_id": .number(Double(blogID)), "topic": .string(topic)]))
+    /// - Parameters:
+    ///   - site: the site, as this command found it.
+    ///   - databaseName: the database this command connected to, which names the site's install to the daemon.
+    public func notify(site: WordPressSite, databaseName: String, topic: String) async -> Bool {
+        let answer = try? await post("/v1/notify", .object([
+            "blog_id": .number(Double(site.blogID)), "table_prefix": .string(site.tablePrefix),
+            "db_name": .string(site.database ?? databaseName), "topic": .string(topic),
+        ]))
         return answer.map { (200..<300).contains($0.status) } ?? false
     }
 }

@@ -67,11 +67,11 @@ public enum Daemon {
         }
         var home: WordPressSite?
         if let homeBlogID = configuration.homeBlogID {
-            home = sites.first { $0.blogID == homeBlogID }
+            home = sites.first { $0.blogID == homeBlogID && configuration.isFirstInstall($0) }
             if home == nil {
                 await database.pool.shutdown()
                 throw ServeError("home_blog_id is \(homeBlogID), but this network has no site with that blog id; "
-                                 + "set it to one of: " + sites.map { "\($0.blogID)" }.joined(separator: ", "))
+                                 + "set it to one of: " + sites.filter(configuration.isFirstInstall).map { "\($0.blogID)" }.joined(separator: ", "))
             }
         }
         let router = WebhookSiteRouter(sites: sites, home: home)
@@ -125,10 +125,9 @@ public enum Daemon {
                                             interval: .seconds(configuration.templateSyncIntervalSeconds), instanceID: instanceID, logger: logger)
         var mediaConfiguration = MediaDownloadWorker.Configuration()
         mediaConfiguration.maximumBytes = configuration.mediaMaxBytes
-        let uploads = configuration.effectiveUploadsDirectory
         let media = MediaDownloadWorker(
             sites: sites, pool: database.pool, instanceID: instanceID, configuration: mediaConfiguration,
-            mediaDirectory: { MediaStorage.defaultRoot(of: $0, uploadsDirectory: uploads) },
+            mediaDirectory: { configuration.mediaDirectory(of: $0) },
             graphClient: { [pool = database.pool, sending] site, accountID in
                 try await vault.graphClient(site: site, accountID: accountID, pool: pool, http: graphHTTP, configuration: sending)
             },
@@ -188,7 +187,7 @@ public enum Daemon {
             })
         let control = ControlListener(
             host: configuration.controlHost, port: configuration.controlPort,
-            api: ControlAPI(secret: configuration.controlSecret, sites: sites, pool: database.pool, vault: vault, sender: sender,
+            api: ControlAPI(secret: configuration.controlSecret, sites: sites, ownDatabase: configuration.databaseName, pool: database.pool, vault: vault, sender: sender,
                             templates: templates, http: graphHTTP, sending: sending, logger: logger,
                             webhookStatus: { [door = metrics.door, verifyToken = configuration.webhookVerifyToken] in
                                 let written = writer.currentStatistics
@@ -199,7 +198,7 @@ public enum Daemon {
                                 if let verifyToken { status["webhook_verify_token"] = .string(verifyToken) }
                                 return status
                             },
-                            uploadsDirectory: uploads,
+                            mediaDirectory: { configuration.mediaDirectory(of: $0) },
                             metrics: { await metrics.render() },
                             liveStatus: { await metrics.liveStatus() },
                             onAccountsChanged: { routing.reloadNow() }),
@@ -212,7 +211,7 @@ public enum Daemon {
         }
         // Retention: each site's option over the configured defaults, purged hourly under the site's janitor lease.
         let janitor = RetentionJanitor(sites: sites, pool: database.pool, instanceID: instanceID, defaults: configuration.retention,
-                                       mediaDirectory: { MediaStorage.defaultRoot(of: $0, uploadsDirectory: uploads) },
+                                       mediaDirectory: { configuration.mediaDirectory(of: $0) },
                                        logger: logger, metrics: metricsFactory)
         let statusLine = DaemonStatusLine { [door = metrics.door, statistics = sender.statistics, spool] in
             DaemonStatusLine.Counts(
@@ -373,7 +372,7 @@ final class SiteRoutingService: Service, Sendable {
                 if owners.contested != movedFor?.contested {
                     for (number, claimants) in owners.contested.sorted(by: { $0.key < $1.key }) {
                         logger.error("a business number is an account of several sites; its webhooks wait, unrouted, until only one site has it", metadata: [
-                            "phone_number_id": "\(number)", "blog_ids": "\(claimants.map(\.blogID))",
+                            "phone_number_id": "\(number)", "sites": "\(claimants.map(\.key).sorted())",
                         ])
                     }
                 }
@@ -382,10 +381,10 @@ final class SiteRoutingService: Service, Sendable {
                     let moved = try await pool.withConnection { try UnroutedWebhookEvents.reroute(sites: sites, owners: owners, on: $0) }
                     moveAgain = changed
                     movedFor = owners
-                    for (site, count) in moved.sorted(by: { $0.key.blogID < $1.key.blogID }) {
+                    for (site, count) in moved.sorted(by: { $0.key.key < $1.key.key }) {
                         rerouted.add(count, ordering: .relaxed)
                         logger.info("moved webhook events that waited for their number to be added", metadata: [
-                            "blog_id": "\(site.blogID)", "count": "\(count)",
+                            "site": "\(site.key)", "count": "\(count)",
                         ])
                         onMoved(site)
                     }

@@ -1,6 +1,8 @@
 import Foundation
 import Logging
+import MediaDownload
 import WebhookIngest
+import WordPressStore
 
 /// Everything `cloudchatd` is configured with, after every source was read.
 ///
@@ -93,11 +95,53 @@ public struct DaemonConfiguration: Sendable {
         return "/var/lib/cloudchat/uploads"
     }
 
+    /// Further WordPress installs this daemon serves (`also_serve`), on the same database server.
+    public var otherInstalls: [WordPressInstall] = []
+
+    /// Every install served: the one named by `wordpress_path` (or `db_name` and `table_prefix`) first,
+    /// then those of `also_serve`.
+    public var installs: [WordPressInstall] {
+        let primary = WordPressInstall(source: wpConfigPath ?? "db_name \(databaseName)", database: nil, tablePrefix: tablePrefix,
+                                       multisite: multisite, uploadsDirectory: effectiveUploadsDirectory)
+        return [primary] + otherInstalls
+    }
+
+    /// Where a site's inbound media is kept: `cloudchat/` in its install's uploads directory
+    /// (`sites/N/cloudchat/` for blog N of a network).
+    public func mediaDirectory(of site: WordPressSite) -> String {
+        let install = otherInstalls.first { $0.database == site.database && $0.tablePrefix == site.installPrefix }
+        return MediaStorage.defaultRoot(of: site, uploadsDirectory: install?.uploadsDirectory ?? effectiveUploadsDirectory)
+    }
+
     /// Where each setting came from, by key, for `doctor`: "default", "wp-config.php:12", "/etc/cloudchat/cloudchatd.conf:4", "environment", "command line".
     public var origins: [ConfigurationKey: String] = [:]
 
     /// Creates the defaults.
     public init() {}
+}
+
+/// A WordPress install the daemon serves: its database (nil for the daemon's own), `$table_prefix`,
+/// whether it is a network, and its uploads directory.
+public struct WordPressInstall: Sendable, Equatable {
+    /// The wp-config.php it was read from, or the setting that describes it, for messages.
+    public var source: String
+    /// Its database, when not the one the daemon connects to (`db_name`).
+    public var database: String?
+    /// Its `$table_prefix`.
+    public var tablePrefix: String
+    /// `MULTISITE` as its wp-config.php has it; nil means detect.
+    public var multisite: Bool?
+    /// Its WordPress uploads directory.
+    public var uploadsDirectory: String
+
+    /// Creates an install.
+    public init(source: String, database: String?, tablePrefix: String, multisite: Bool?, uploadsDirectory: String) {
+        self.source = source
+        self.database = database
+        self.tablePrefix = tablePrefix
+        self.multisite = multisite
+        self.uploadsDirectory = uploadsDirectory
+    }
 }
 
 /// Every configuration key, with its config-file name and environment variable.
@@ -114,6 +158,7 @@ public enum ConfigurationKey: String, CaseIterable, Sendable, Comparable {
     case databaseCharset = "db_charset"
     case tablePrefix = "table_prefix"
     case multisite = "multisite"
+    case alsoServe = "also_serve"
     case databasePoolSize = "db_pool_size"
     case logLevel = "log_level"
     case logFormat = "log_format"
@@ -165,6 +210,7 @@ public enum ConfigurationKey: String, CaseIterable, Sendable, Comparable {
         case .databaseCharset: "DB_CHARSET; CloudChat always uses utf8mb4"
         case .tablePrefix: "WordPress table prefix (letters, digits, _)"
         case .multisite: "yes, no or auto (default: detect from MULTISITE)"
+        case .alsoServe: "more WordPress installs to serve, on the same database server: their roots (or wp-config.php files), separated by commas"
         case .databasePoolSize: "most database connections at once (1-64, default 8)"
         case .logLevel: "trace, debug, info, notice, warning, error or critical (default info)"
         case .logFormat: "how log lines are written to standard error: logfmt, json or text (default logfmt)"

@@ -1,5 +1,6 @@
 import MediaDownload
 import Prometheus
+import WordPressStore
 import Sending
 import Synchronization
 import WebhookIngest
@@ -69,27 +70,43 @@ struct DaemonMetrics: Sendable {
     /// per site, and the queues and campaigns read from the database.
     func liveStatus() async -> [String: JSONValue] {
         func number(_ value: some BinaryInteger) -> JSONValue { .number(Double(value)) }
+        // Which site a row is about: its key, and its blog id within its install.
+        func fields(_ site: WordPressSite) -> [String: JSONValue] {
+            ["site": .string(site.key), "blog_id": number(site.blogID)]
+        }
+        let processing: [JSONValue] = processors.map { processor in
+            let stats = processor.currentStatistics
+            var entry = fields(processor.site)
+            entry["processed"] = number(stats.total)
+            entry["lag_seconds"] = .number(stats.lagSeconds)
+            entry["holds_lease"] = .bool(stats.holdsLease)
+            return .object(entry)
+        }
         var status: [String: JSONValue] = [
             "uptime_seconds": .number((startedAt.duration(to: .now) / .seconds(1)).rounded()),
             "spool_batches": number(spool?.pendingBatches ?? 0),
-            "processing": .array(processors.map { processor in
-                let stats = processor.currentStatistics
-                return .object([
-                    "blog_id": number(processor.site.blogID), "processed": number(stats.total),
-                    "lag_seconds": .number(stats.lagSeconds), "holds_lease": .bool(stats.holdsLease),
-                ])
-            }),
+            "processing": .array(processing),
         ]
         if let reading = await queues.read() {
             status["queues"] = .array(reading.queued.map { queue in
-                .object(["blog_id": number(queue.blogID), "phone_number_id": .string(queue.phoneNumberID),
-                         "lane": .string(queue.lane), "queued": number(queue.count)])
+                var entry = fields(queue.site)
+                entry["phone_number_id"] = .string(queue.phoneNumberID)
+                entry["lane"] = .string(queue.lane)
+                entry["queued"] = number(queue.count)
+                return .object(entry)
             })
             var campaigns: [String: [String: JSONValue]] = [:]
             for row in reading.campaigns {
-                let key = "\(row.blogID)/\(row.campaignID)"
-                var campaign = campaigns[key] ?? ["blog_id": number(row.blogID), "campaign_id": number(row.campaignID),
-                                                  "state": .string(row.campaignState), "recipients": .object([:])]
+                let key = "\(row.site.key)/\(row.campaignID)"
+                var campaign: [String: JSONValue]
+                if let known = campaigns[key] {
+                    campaign = known
+                } else {
+                    campaign = fields(row.site)
+                    campaign["campaign_id"] = number(row.campaignID)
+                    campaign["state"] = .string(row.campaignState)
+                    campaign["recipients"] = .object([:])
+                }
                 if case .object(var recipients)? = campaign["recipients"] {
                     recipients[row.recipientState] = number(row.count)
                     campaign["recipients"] = .object(recipients)
@@ -105,12 +122,12 @@ struct DaemonMetrics: Sendable {
         var text = "# HELP cloudchat_send_queue_depth Messages waiting to be sent, per business number and lane (agent, transactional, bulk, campaign).\n"
         text += "# TYPE cloudchat_send_queue_depth gauge\n"
         for queue in reading.queued {
-            text += "cloudchat_send_queue_depth{blog_id=\"\(queue.blogID)\",phone_number_id=\"\(queue.phoneNumberID)\",lane=\"\(queue.lane)\"} \(queue.count)\n"
+            text += "cloudchat_send_queue_depth{site=\"\(queue.site.key)\",phone_number_id=\"\(queue.phoneNumberID)\",lane=\"\(queue.lane)\"} \(queue.count)\n"
         }
         text += "# HELP cloudchat_campaign_recipients Recipients of campaigns not yet finished, by the campaign's and the recipient's state.\n"
         text += "# TYPE cloudchat_campaign_recipients gauge\n"
         for row in reading.campaigns {
-            text += "cloudchat_campaign_recipients{blog_id=\"\(row.blogID)\",campaign_id=\"\(row.campaignID)\","
+            text += "cloudchat_campaign_recipients{site=\"\(row.site.key)\",campaign_id=\"\(row.campaignID)\","
                 + "campaign_state=\"\(row.campaignState)\",state=\"\(row.recipientState)\"} \(row.count)\n"
         }
         return text
@@ -137,22 +154,22 @@ struct DaemonMetrics: Sendable {
                [("", "\(written.unrouted)")])
         metric("cloudchat_webhook_events_rerouted_total", "counter", "Unrouted webhook events moved to their site once the number was added.",
                [("", "\(routing.rerouted.load(ordering: .relaxed))")])
-        let statistics = processors.map { ($0.site.blogID, $0.currentStatistics) }
+        let statistics = processors.map { ($0.site.key, $0.currentStatistics) }
         var outcomes: [(String, String)] = []
-        for (blogID, stats) in statistics {
+        for (site, stats) in statistics {
             for state in ["processed", "partial", "invalid", "unrouted", "rejected", "failed"] {
-                outcomes.append(("blog_id=\"\(blogID)\",outcome=\"\(state)\"", "\(stats.outcomes[state] ?? 0)"))
+                outcomes.append(("site=\"\(site)\",outcome=\"\(state)\"", "\(stats.outcomes[state] ?? 0)"))
             }
         }
         metric("cloudchat_webhook_events_processed_total", "counter", "Stored webhook events processed, by outcome.", outcomes)
         metric("cloudchat_webhook_processing_retries_total", "counter", "Processing attempts that failed and will be retried.",
-               statistics.map { ("blog_id=\"\($0.0)\"", "\($0.1.retries)") })
+               statistics.map { ("site=\"\($0.0)\"", "\($0.1.retries)") })
         metric("cloudchat_webhook_processing_lag_seconds", "gauge", "Time from arrival to processing of the oldest event in the last batch.",
-               statistics.map { ("blog_id=\"\($0.0)\"", "\($0.1.lagSeconds)") })
+               statistics.map { ("site=\"\($0.0)\"", "\($0.1.lagSeconds)") })
         metric("cloudchat_webhook_processing_mark", "gauge", "Id of the newest event below which every event is processed.",
-               statistics.map { ("blog_id=\"\($0.0)\"", "\($0.1.mark)") })
+               statistics.map { ("site=\"\($0.0)\"", "\($0.1.mark)") })
         metric("cloudchat_webhook_processor_lease", "gauge", "1 when this daemon processes the site's webhooks.",
-               statistics.map { ("blog_id=\"\($0.0)\"", $0.1.holdsLease ? "1" : "0") })
+               statistics.map { ("site=\"\($0.0)\"", $0.1.holdsLease ? "1" : "0") })
         renderSending(metric)
         text += sendDurationHistogram()
         renderMedia(metric)

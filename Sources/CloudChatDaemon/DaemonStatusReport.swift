@@ -54,10 +54,9 @@ public struct DaemonStatusReport: Sendable {
             + "\(Int(count("webhooks", "stored"))) stored, \(Int(count("webhooks", "spooled"))) spooled; "
             + "spool \(Int(count("spool_batches"))) batches waiting")
         for site in now["processing"]?.arrayValue ?? [] {
-            let blog = Int(site["blog_id"]?.numberValue ?? 0)
             let lag = site["lag_seconds"]?.numberValue ?? 0
             let lease = site["holds_lease"]?.boolValue == true ? "" : " (another daemon holds the lease)"
-            lines.append("processing blog \(blog): \(Int(site["processed"]?.numberValue ?? 0)) events, lag \(String(format: "%.1f", lag)) s\(lease)")
+            lines.append("processing \(Self.siteName(site)): \(Int(site["processed"]?.numberValue ?? 0)) events, lag \(String(format: "%.1f", lag)) s\(lease)")
         }
         lines.append("sending    \(Int(count("sending", "accepted"))) accepted (\(rate("sending", "accepted"))), "
             + "\(Int(count("sending", "failed"))) failed, \(Int(count("sending", "retried"))) retried, "
@@ -83,9 +82,16 @@ public struct DaemonStatusReport: Sendable {
             if case .object(let recipients)? = campaign["recipients"] {
                 for (name, value) in recipients.sorted(by: { $0.key < $1.key }) { parts.append("\(name) \(Int(value.numberValue ?? 0))") }
             }
-            lines.append("campaign   #\(id) (blog \(Int(campaign["blog_id"]?.numberValue ?? 0))) \(state): \(parts.joined(separator: ", "))")
+            lines.append("campaign   #\(id) (\(Self.siteName(campaign))) \(state): \(parts.joined(separator: ", "))")
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// `blog 3`, and the site's key after it when the daemon names one (`blog 1 of shop.wp_`).
+    static func siteName(_ object: JSONValue) -> String {
+        let blog = "blog \(Int(object["blog_id"]?.numberValue ?? 0))"
+        guard let key = object["site"]?.stringValue else { return blog }
+        return "\(blog) of \(key)"
     }
 
     static func duration(_ seconds: Double) -> String {

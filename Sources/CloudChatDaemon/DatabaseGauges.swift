@@ -11,9 +11,9 @@ import WordPressStore
 final class DatabaseGauges: Sendable {
     struct Reading: Sendable {
         /// (blog id, phone number id, lane) → queued rows.
-        var queued: [(blogID: Int, phoneNumberID: String, lane: String, count: Int)] = []
+        var queued: [(site: WordPressSite, phoneNumberID: String, lane: String, count: Int)] = []
         /// (blog id, campaign id, campaign state, recipient state) → recipients.
-        var campaigns: [(blogID: Int, campaignID: UInt64, campaignState: String, recipientState: String, count: Int)] = []
+        var campaigns: [(site: WordPressSite, campaignID: UInt64, campaignState: String, recipientState: String, count: Int)] = []
     }
 
     /// The outbox's priority column, named as the docs name the lanes.
@@ -66,7 +66,7 @@ final class DatabaseGauges: Sendable {
                 byLane[lane, default: 0] += try row.decode(Int.self, at: 1)
             }
             for (lane, count) in byLane.sorted(by: { $0.key < $1.key }) {
-                reading.queued.append((site.blogID, phoneNumberID, lane, count))
+                reading.queued.append((site, phoneNumberID, lane, count))
             }
         }
         let campaigns = try connection.query("""
@@ -82,13 +82,13 @@ final class DatabaseGauges: Sendable {
             for row in rows {
                 let recipientState = try row.decode(String.self, at: 0)
                 let count = try row.decode(Int.self, at: 1)
-                reading.campaigns.append((site.blogID, campaignID, state, recipientState, count))
+                reading.campaigns.append((site, campaignID, state, recipientState, count))
                 if state == "running" && recipientState == "pending" { campaignLane[phoneNumberID, default: 0] += count }
             }
         }
         // Campaigns are the last lane of their number.
         for (_, phoneNumberID) in accounts {
-            reading.queued.append((site.blogID, phoneNumberID, "campaign", campaignLane[phoneNumberID] ?? 0))
+            reading.queued.append((site, phoneNumberID, "campaign", campaignLane[phoneNumberID] ?? 0))
         }
     }
 }

@@ -26,7 +26,7 @@ public final class DatabaseService: Service {
     public func prepare() async throws -> [WordPressSite] {
         let configuration = self.configuration
         let (sites, statuses) = try await pool.withConnection { connection in
-            let sites = try WordPressSites.discover(on: connection, basePrefix: configuration.tablePrefix, multisite: configuration.multisite)
+            let sites = try configuration.discoverSites(on: connection)
             return (sites, try sites.map { try SchemaMigrator.status(of: $0, on: connection) })
         }
         for status in statuses where status.state != .current {
@@ -34,13 +34,13 @@ public final class DatabaseService: Service {
             case .newer:
                 throw ServeError("\(status.site) has schema version \(status.installedVersion ?? 0), newer than this cloudchatd (\(status.latestVersion)); upgrade cloudchatd")
             case .noWordPress:
-                throw ServeError("\(status.site): there is no WordPress options table `\(status.site.tablePrefix)options`; check table_prefix and db_name, or run `cloudchatd doctor`")
+                throw ServeError("\(status.site): there is no WordPress options table `\(status.site.optionsTable)`; check table_prefix and db_name (or the also_serve entry), or run `cloudchatd doctor`")
             default:
                 throw ServeError("\(status.site) has schema version \(status.installedVersion ?? 0), this cloudchatd needs \(status.latestVersion); run `cloudchatd migrate` first")
             }
         }
         logger.info("database ready", metadata: [
-            "endpoint": "\(configuration.mariaDB.endpointDescription)", "sites": "\(sites.count)",
+            "endpoint": "\(configuration.mariaDB.endpointDescription)", "installs": "\(configuration.installs.count)", "sites": "\(sites.count)",
             "schema_version": "\(SchemaMigrator.latestVersion)", "pool_size": "\(pool.size)",
         ])
         return sites

@@ -105,7 +105,7 @@ public enum Doctor {
         defer { http.shutdown() }
         do {
             let sites = try await pool.withConnection {
-                try WordPressSites.discover(on: $0, basePrefix: configuration.tablePrefix, multisite: configuration.multisite)
+                try configuration.discoverSites(on: $0)
             }
             for site in sites {
                 let accounts = try await pool.withConnection { try SendingAccount.load(site: site, on: $0) }
@@ -266,22 +266,24 @@ public enum Doctor {
 
         let sites: [WordPressSite]
         do {
-            sites = try WordPressSites.discover(on: connection, basePrefix: configuration.tablePrefix, multisite: configuration.multisite)
+            sites = try configuration.discoverSites(on: connection)
         } catch {
             findings.append(.init("sites", .failed, "\(error)"))
             return findings
         }
-        let kind = sites.count == 1 && sites[0].domain == nil ? "single site" : "multisite network of \(sites.count) site(s)"
+        let installs = configuration.installs.count
+        let kind = installs > 1 ? "\(installs) WordPress installs, \(sites.count) site(s)"
+            : sites.count == 1 && sites[0].domain == nil ? "single site" : "multisite network of \(sites.count) site(s)"
         findings.append(.init("sites", .ok, "\(kind): " + sites.map(\.description).joined(separator: "; ")))
 
         var current: [WordPressSite] = []
         for site in sites {
             let status = try SchemaMigrator.status(of: site, on: connection)
             if status.state == .current { current.append(site) }
-            let name = "schema (\(site.tablePrefix))"
+            let name = "schema (\(site.key))"
             switch status.state {
             case .noWordPress:
-                findings.append(.init(name, .failed, "no WordPress options table `\(site.tablePrefix)options` in database \(configuration.databaseName)",
+                findings.append(.init(name, .failed, "no WordPress options table `\(site.optionsTable.name)` in database \(site.database ?? configuration.databaseName)",
                                       fix: "check table_prefix and db_name (or point --wordpress at the right site); install WordPress first if it is not"))
             case .notInstalled:
                 findings.append(.init(name, .failed, "CloudChat's tables are not installed (this build's schema is version \(status.latestVersion))",
@@ -314,7 +316,7 @@ public enum Doctor {
 
     /// Webhook events for numbers or WABAs no account has: a number Meta sends for that was never added (or was disabled).
     private static func unroutedFinding(_ site: WordPressSite, on connection: MariaDBConnection) throws -> DoctorFinding {
-        let name = "unrouted webhooks (\(site.tablePrefix))"
+        let name = "unrouted webhooks (\(site.key))"
         let groups = try UnroutedWebhookEvents.census(site: site, on: connection)
         guard !groups.isEmpty else { return .init(name, .ok, "none: every stored webhook names a number or WABA of an account") }
         let total = groups.reduce(0) { $0 + $1.count }

@@ -178,7 +178,7 @@ public final class MediaDownloadWorker: Service, Sendable {
             do {
                 try await pool.withConnection { try lease.release(on: $0) }
             } catch {
-                logger.debug("media lease not released; it expires by itself", metadata: ["blog_id": "\(site.blogID)", "error": "\(error)"])
+                logger.debug("media lease not released; it expires by itself", metadata: ["site": "\(site.key)", "error": "\(error)"])
             }
         }
         counters.withLock { $0.leasesHeld = 0 }
@@ -219,14 +219,14 @@ public final class MediaDownloadWorker: Service, Sendable {
                     for row in claim.rows { start(row, site: site, storage: storage, group: &group) }
                     if claim.rows.count + claim.expired.count + claim.exhausted.count == limit { moreWaiting = true }
                 } catch let error as SiteLeaseLost {
-                    logger.warning("another daemon took over this site's media downloads", metadata: ["blog_id": "\(site.blogID)", "lease": "\(error.name)"])
+                    logger.warning("another daemon took over this site's media downloads", metadata: ["site": "\(site.key)", "lease": "\(error.name)"])
                     state.lease = nil
                     counters.withLock { $0.leasesHeld -= 1 }
                 } catch let error as MariaDBError where error.kind == .poolClosed {
                     return
                 } catch {
                     logger.error("media downloads paused for this site after an error; retrying", metadata: [
-                        "blog_id": "\(site.blogID)", "error": "\(error)",
+                        "site": "\(site.key)", "error": "\(error)",
                     ])
                     state.resumeAt = .now + .seconds(1)
                 }
@@ -271,9 +271,9 @@ public final class MediaDownloadWorker: Service, Sendable {
                 try storage.prepare()
                 return storage.sweepPartials(olderThan: partialAge)
             }
-            if swept > 0 { logger.info("removed unfinished downloads left by a stopped daemon", metadata: ["blog_id": "\(site.blogID)", "count": "\(swept)"]) }
+            if swept > 0 { logger.info("removed unfinished downloads left by a stopped daemon", metadata: ["site": "\(site.key)", "count": "\(swept)"]) }
         } catch {
-            logger.error("the media directory cannot be used; media downloads wait", metadata: ["blog_id": "\(site.blogID)", "error": "\(error)"])
+            logger.error("the media directory cannot be used; media downloads wait", metadata: ["site": "\(site.key)", "error": "\(error)"])
             state.nextLeaseTry = now + .seconds(60)
             return false
         }
@@ -286,7 +286,7 @@ public final class MediaDownloadWorker: Service, Sendable {
         state.renewedAt = now
         state.nextRecovery = now
         counters.withLock { $0.leasesHeld += 1 }
-        logger.info("downloading this site's media", metadata: ["blog_id": "\(site.blogID)", "epoch": "\(lease.epoch)"])
+        logger.info("downloading this site's media", metadata: ["site": "\(site.key)", "epoch": "\(lease.epoch)"])
         return true
     }
 
@@ -298,7 +298,7 @@ public final class MediaDownloadWorker: Service, Sendable {
         }
         guard recovered > 0 else { return }
         counters.withLock { $0.recovered += recovered }
-        logger.info("put media downloads of a stopped claimer back in the queue", metadata: ["blog_id": "\(site.blogID)", "count": "\(recovered)"])
+        logger.info("put media downloads of a stopped claimer back in the queue", metadata: ["site": "\(site.key)", "count": "\(recovered)"])
     }
 
     private func claim(_ site: WordPressSite, limit: Int) async throws -> MediaQueue.Claim {
@@ -311,8 +311,8 @@ public final class MediaDownloadWorker: Service, Sendable {
                 $0.expired += claim.expired.count
                 $0.failed += claim.exhausted.count
             }
-            for id in claim.expired { logger.info("media expired before it could be downloaded", metadata: ["blog_id": "\(site.blogID)", "media_row": "\(id)"]) }
-            for id in claim.exhausted { logger.warning("media download gave up: no attempts left", metadata: ["blog_id": "\(site.blogID)", "media_row": "\(id)"]) }
+            for id in claim.expired { logger.info("media expired before it could be downloaded", metadata: ["site": "\(site.key)", "media_row": "\(id)"]) }
+            for id in claim.exhausted { logger.warning("media download gave up: no attempts left", metadata: ["site": "\(site.key)", "media_row": "\(id)"]) }
         }
         return claim
     }
@@ -341,13 +341,13 @@ public final class MediaDownloadWorker: Service, Sendable {
             // The write may have happened (a connection lost during the commit), so a stored file stays:
             // an unreferenced file is better than a row pointing at a missing one.
             logger.error("could not record a media download; the row is downloaded again after recovery", metadata: [
-                "blog_id": "\(site.blogID)", "media_row": "\(row.id)", "error": "\(error)",
+                "site": "\(site.key)", "media_row": "\(row.id)", "error": "\(error)",
             ])
             return
         }
         guard recorded else {
             logger.warning("a media row was taken over while it downloaded; this download is dropped", metadata: [
-                "blog_id": "\(site.blogID)", "media_row": "\(row.id)",
+                "site": "\(site.key)", "media_row": "\(row.id)",
             ])
             if case .stored(let path, _, _, _) = outcome { try? await files.run { storage.remove(relativePath: path) } }
             return
@@ -362,7 +362,7 @@ public final class MediaDownloadWorker: Service, Sendable {
             client = try await graphClient(site, row.accountID)
         } catch {
             logger.error("could not read an account's credentials; its media waits", metadata: [
-                "blog_id": "\(site.blogID)", "account_id": "\(row.accountID)", "error": "\(error)",
+                "site": "\(site.key)", "account_id": "\(row.accountID)", "error": "\(error)",
             ])
             return .putBack(after: configuration.credentialsRetryDelay, reason: "no_credentials", code: nil,
                             details: "the account's credentials could not be read")
@@ -438,7 +438,7 @@ public final class MediaDownloadWorker: Service, Sendable {
 
     /// Counts and logs an outcome that was written.
     private func note(_ outcome: MediaAttemptOutcome, row: ClaimedMedia, site: WordPressSite) {
-        var metadata: Logger.Metadata = ["blog_id": "\(site.blogID)", "media_row": "\(row.id)", "attempt": "\(row.attempt)"]
+        var metadata: Logger.Metadata = ["site": "\(site.key)", "media_row": "\(row.id)", "attempt": "\(row.attempt)"]
         switch outcome {
         case .stored(_, _, let size, _):
             counters.withLock {

@@ -84,7 +84,7 @@ public struct ContactEraser: Sendable {
                             site: site, on: connection)
             return report
         }
-        logger.info("contact erased", metadata: ["blog_id": "\(site.blogID)", "contact_id": "\(contactID)", "files": "\(report.files)"])
+        logger.info("contact erased", metadata: ["site": "\(site.key)", "contact_id": "\(contactID)", "files": "\(report.files)"])
         return report
     }
 

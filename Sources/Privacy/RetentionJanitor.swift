@@ -12,8 +12,8 @@ import WordPressStore
 ///
 /// It logs and records counts only (rows per table, files), never personal data, writes a
 /// `retention.purged` audit entry when something went, and counts in metrics:
-/// `cloudchat_retention_deleted_rows_total{blog_id,class}`, `cloudchat_retention_deleted_files_total{blog_id}`
-/// and `cloudchat_retention_runs_total{blog_id,outcome}`.
+/// `cloudchat_retention_deleted_rows_total{site,class}`, `cloudchat_retention_deleted_files_total{site}`
+/// and `cloudchat_retention_runs_total{site,outcome}`.
 public final class RetentionJanitor: Service, Sendable {
     /// Tuning; the defaults suit production.
     public struct Configuration: Sendable {
@@ -81,7 +81,7 @@ public final class RetentionJanitor: Service, Sendable {
                 } catch {
                     count(site, outcome: "failed")
                     logger.error("retention purge stopped after an error; it runs again at the next round", metadata: [
-                        "blog_id": "\(site.blogID)", "error": "\(error)",
+                        "site": "\(site.key)", "error": "\(error)",
                     ])
                 }
             }
@@ -110,7 +110,7 @@ public final class RetentionJanitor: Service, Sendable {
         }
         for problem in policy.problems {
             logger.warning("a retention setting of this site is not usable; the daemon's default applies", metadata: [
-                "blog_id": "\(site.blogID)", "problem": "\(problem)",
+                "site": "\(site.key)", "problem": "\(problem)",
             ])
         }
         let renewed = Mutex(ContinuousClock.now)
@@ -130,7 +130,7 @@ public final class RetentionJanitor: Service, Sendable {
             try? await pool.withConnection { try lease.release(on: $0) }
             if error is SiteLeaseLost {
                 count(site, outcome: "lease_lost")
-                logger.warning("another daemon took over this site's retention purge", metadata: ["blog_id": "\(site.blogID)"])
+                logger.warning("another daemon took over this site's retention purge", metadata: ["site": "\(site.key)"])
                 return nil
             }
             throw error
@@ -144,21 +144,21 @@ public final class RetentionJanitor: Service, Sendable {
     }
 
     private func record(_ report: RetentionPurger.Report) {
-        let blogID = "\(report.site.blogID)"
+        let site = report.site.key
         count(report.site, outcome: "completed")
         for (retentionClass, classReport) in report.classes where classReport.rows > 0 {
-            Counter(label: "cloudchat_retention_deleted_rows_total", dimensions: [("blog_id", blogID), ("class", retentionClass.rawValue)],
+            Counter(label: "cloudchat_retention_deleted_rows_total", dimensions: [("site", site), ("class", retentionClass.rawValue)],
                     factory: metrics).increment(by: classReport.rows)
         }
         if let media = report.classes[.messages]?.mediaRows, media > 0 {
-            Counter(label: "cloudchat_retention_deleted_rows_total", dimensions: [("blog_id", blogID), ("class", "media")],
+            Counter(label: "cloudchat_retention_deleted_rows_total", dimensions: [("site", site), ("class", "media")],
                     factory: metrics).increment(by: media)
         }
         if report.totalFiles > 0 {
-            Counter(label: "cloudchat_retention_deleted_files_total", dimensions: [("blog_id", blogID)], factory: metrics)
+            Counter(label: "cloudchat_retention_deleted_files_total", dimensions: [("site", site)], factory: metrics)
                 .increment(by: report.totalFiles)
         }
-        var metadata: Logger.Metadata = ["blog_id": "\(report.site.blogID)", "files": "\(report.totalFiles)"]
+        var metadata: Logger.Metadata = ["site": "\(report.site.key)", "files": "\(report.totalFiles)"]
         for (table, rows) in report.rowsByTable { metadata[table] = "\(rows)" }
         if report.totalRows > 0 || report.totalFiles > 0 {
             logger.info("retention purge removed old data", metadata: metadata)
@@ -168,7 +168,7 @@ public final class RetentionJanitor: Service, Sendable {
     }
 
     private func count(_ site: WordPressSite, outcome: String) {
-        Counter(label: "cloudchat_retention_runs_total", dimensions: [("blog_id", "\(site.blogID)"), ("outcome", outcome)], factory: metrics)
+        Counter(label: "cloudchat_retention_runs_total", dimensions: [("site", site.key), ("outcome", outcome)], factory: metrics)
             .increment()
     }
 }

@@ -94,7 +94,7 @@ public struct CredentialError: Error, Sendable, CustomStringConvertible {
 /// reads its token without a database round trip. ``forget(site:accountID:)``
 /// after new credentials are stored.
 public final class CredentialVault: Sendable {
-    private struct Key: Hashable { let blogID: Int; let accountID: UInt64 }
+    private struct Key: Hashable { let site: String; let accountID: UInt64 }
     private let loadedKeyring: Mutex<SecretsKeyring?>
     private let keyFile: String?
     private let cache = Mutex<[Key: AccountSecrets]>([:])
@@ -123,7 +123,7 @@ public final class CredentialVault: Sendable {
 
     /// The account's secrets, from memory or decrypted from its row.
     public func secrets(site: WordPressSite, accountID: UInt64, on connection: MariaDBConnection) throws -> AccountSecrets? {
-        let key = Key(blogID: site.blogID, accountID: accountID)
+        let key = Key(site: site.key, accountID: accountID)
         if let cached = cache.withLock({ $0[key] }) { return cached }
         guard let keyring = keyring ?? reloadKeyring() else {
             throw CredentialError("no secrets key file is configured (secrets_key_file), so stored credentials cannot be read")
@@ -148,14 +148,14 @@ public final class CredentialVault: Sendable {
                                   + "and set secrets_key_file, then send the credentials again")
         }
         try AccountCredentials.store(secrets, accountID: accountID, site: site, keyring: keyring, on: connection)
-        cache.withLock { $0[Key(blogID: site.blogID, accountID: accountID)] = secrets }
+        cache.withLock { $0[Key(site: site.key, accountID: accountID)] = secrets }
     }
 
     /// The Graph client of an account, or nil while it has no access token. Reads memory first,
     /// so the hot path (a send) borrows no database connection once the token is known.
     public func graphClient(site: WordPressSite, accountID: UInt64, pool: MariaDBPool, http: GraphHTTPClient,
                             configuration: SenderConfiguration) async throws -> GraphClient? {
-        let cached = cache.withLock { $0[Key(blogID: site.blogID, accountID: accountID)] }
+        let cached = cache.withLock { $0[Key(site: site.key, accountID: accountID)] }
         let secrets: AccountSecrets?
         if let cached {
             secrets = cached
@@ -167,6 +167,6 @@ public final class CredentialVault: Sendable {
 
     /// Drops what memory holds for an account, so the next read decrypts its row again.
     public func forget(site: WordPressSite, accountID: UInt64) {
-        cache.withLock { $0[Key(blogID: site.blogID, accountID: accountID)] = nil }
+        cache.withLock { $0[Key(site: site.key, accountID: accountID)] = nil }
     }
 }

@@ -45,7 +45,7 @@ extension NumberSender {
                                 try $0.decode(Double?.self, at: 3)) }
             }
         } catch {
-            logger.warning("could not read the running campaigns", metadata: ["blog_id": "\(site.blogID)", "error": "\(error)"])
+            logger.warning("could not read the running campaigns", metadata: ["site": "\(site.key)", "error": "\(error)"])
             return false
         }
         var fresh: [UInt64: CampaignLane.Running] = [:]
@@ -59,7 +59,7 @@ extension NumberSender {
             fresh[row.id] = CampaignLane.Running(
                 send: SendStore.CampaignSend(campaignID: row.id, templateName: row.name, templateLanguage: row.language, template: template),
                 cap: row.cap.flatMap { $0 > 0 ? SendPacer(rate: $0, now: now) : nil })
-            logger.info("campaign is running", metadata: ["blog_id": "\(site.blogID)", "campaign_id": "\(row.id)"])
+            logger.info("campaign is running", metadata: ["site": "\(site.key)", "campaign_id": "\(row.id)"])
         }
         return campaigns.withLock { lane in
             let changed = Set(lane.running.keys) != Set(fresh.keys)
@@ -107,7 +107,7 @@ extension NumberSender {
                 result = try await pool.withConnection { [store] in try store.claimRecipients(of: send, limit: allowed, on: $0) }
             } catch {
                 logger.warning("could not claim campaign recipients", metadata: [
-                    "blog_id": "\(site.blogID)", "campaign_id": "\(id)", "error": "\(error)",
+                    "site": "\(site.key)", "campaign_id": "\(id)", "error": "\(error)",
                 ])
                 continue
             }
@@ -144,10 +144,10 @@ extension NumberSender {
                     lane.running[id] = nil
                     lane.order.removeAll { $0 == id }
                 }
-                logger.info("campaign completed", metadata: ["blog_id": "\(site.blogID)", "campaign_id": "\(id)"])
+                logger.info("campaign completed", metadata: ["site": "\(site.key)", "campaign_id": "\(id)"])
             }
         } catch {
-            logger.warning("could not complete a campaign", metadata: ["blog_id": "\(site.blogID)", "campaign_id": "\(id)", "error": "\(error)"])
+            logger.warning("could not complete a campaign", metadata: ["site": "\(site.key)", "campaign_id": "\(id)", "error": "\(error)"])
         }
     }
 
@@ -165,11 +165,11 @@ extension NumberSender {
                 }
                 if halted {
                     logger.error("campaign halted; resume it once the cause is fixed", metadata: [
-                        "blog_id": "\(site.blogID)", "campaign_id": "\(id)", "reason": "\(reason)", "code": "\(code.map(String.init) ?? "-")",
+                        "site": "\(site.key)", "campaign_id": "\(id)", "reason": "\(reason)", "code": "\(code.map(String.init) ?? "-")",
                     ])
                 }
             } catch {
-                logger.error("could not halt a campaign", metadata: ["blog_id": "\(site.blogID)", "campaign_id": "\(id)", "error": "\(error)"])
+                logger.error("could not halt a campaign", metadata: ["site": "\(site.key)", "campaign_id": "\(id)", "error": "\(error)"])
             }
         }
     }
@@ -202,7 +202,7 @@ extension NumberSender {
             campaigns.withLock { $0.budget = (remaining, freesAt, now) }
             return remaining
         } catch {
-            logger.warning("could not count sends against the messaging limit", metadata: ["blog_id": "\(site.blogID)", "error": "\(error)"])
+            logger.warning("could not count sends against the messaging limit", metadata: ["site": "\(site.key)", "error": "\(error)"])
             return 0
         }
     }
@@ -222,7 +222,7 @@ extension NumberSender {
             }) ?? false
             if paused {
                 logger.notice("campaign paused: the messaging limit is reached; it resumes by itself", metadata: [
-                    "blog_id": "\(site.blogID)", "campaign_id": "\(id)", "limit": "\(limit)",
+                    "site": "\(site.key)", "campaign_id": "\(id)", "limit": "\(limit)",
                     "resume_at": "\(ISO8601DateFormatter().string(from: freesAt))",
                 ])
             }

@@ -140,7 +140,7 @@ final class NumberSender: Sendable {
         }
         if account.state == "active" && halted.load(ordering: .relaxed) {
             halted.store(false, ordering: .relaxed)
-            logger.info("sending resumes for a business number", metadata: ["blog_id": "\(site.blogID)", "account_id": "\(account.id)"])
+            logger.info("sending resumes for a business number", metadata: ["site": "\(site.key)", "account_id": "\(account.id)"])
         }
         wake.signal()
     }
@@ -174,7 +174,7 @@ final class NumberSender: Sendable {
                     try SiteLease.acquire(leaseName, site: site, ownerID: store.instanceID, duration: configuration.leaseDuration, on: connection)
                 }
             } catch {
-                logger.warning("could not take the sender lease", metadata: ["blog_id": "\(site.blogID)", "error": "\(error)"])
+                logger.warning("could not take the sender lease", metadata: ["site": "\(site.key)", "error": "\(error)"])
                 lease = nil
             }
             guard let lease else {
@@ -243,7 +243,7 @@ final class NumberSender: Sendable {
                         renewedAt = now
                     } catch {
                         logger.warning("lost the sender lease; another daemon may take over", metadata: [
-                            "blog_id": "\(site.blogID)", "error": "\(error)",
+                            "site": "\(site.key)", "error": "\(error)",
                         ])
                         break
                     }
@@ -281,7 +281,7 @@ final class NumberSender: Sendable {
                         queue.append(contentsOf: claimed)
                         queue.sort { $0.lane < $1.lane }
                     } catch {
-                        logger.warning("could not claim rows to send", metadata: ["blog_id": "\(site.blogID)", "error": "\(error)"])
+                        logger.warning("could not claim rows to send", metadata: ["site": "\(site.key)", "error": "\(error)"])
                         await wake.wait(timeout: configuration.pollInterval)
                         continue
                     }
@@ -334,10 +334,10 @@ final class NumberSender: Sendable {
             if requeued > 0 {
                 statistics.reconciled.add(requeued, ordering: .relaxed)
                 logger.notice("sends left without an answer got no status within the grace period; they are queued again",
-                              metadata: ["blog_id": "\(site.blogID)", "count": "\(requeued)"])
+                              metadata: ["site": "\(site.key)", "count": "\(requeued)"])
             }
         } catch {
-            logger.warning("could not reconcile unanswered sends", metadata: ["blog_id": "\(site.blogID)", "error": "\(error)"])
+            logger.warning("could not reconcile unanswered sends", metadata: ["site": "\(site.key)", "error": "\(error)"])
         }
     }
 
@@ -373,7 +373,7 @@ final class NumberSender: Sendable {
         }
         func fail(_ reason: String, _ details: String) async -> PreparedSend? {
             logger.debug("a send was refused before Meta was asked; the row keeps the reason", metadata: [
-                "blog_id": "\(site.blogID)", "row": "\(item.origin.description)", "to": "\(PhoneNumberMask.mask(item.recipient ?? ""))",
+                "site": "\(site.key)", "row": "\(item.origin.description)", "to": "\(PhoneNumberMask.mask(item.recipient ?? ""))",
                 "reason": "\(reason)",
             ])
             await finish(item) { [store] connection in
@@ -430,7 +430,7 @@ final class NumberSender: Sendable {
             client = try await vault.graphClient(site: site, accountID: store.accountID, pool: pool, http: http, configuration: configuration)
         } catch {
             logger.error("cannot read the business number's access token; sending waits", metadata: [
-                "blog_id": "\(site.blogID)", "account_id": "\(store.accountID)", "error": "\(error)",
+                "site": "\(site.key)", "account_id": "\(store.accountID)", "error": "\(error)",
             ])
             await halt(reason: "credentials_invalid", code: nil, details: "\(error)")
             await finish(item) { [store] in try store.release([item], now: now, on: $0) }
@@ -479,7 +479,7 @@ final class NumberSender: Sendable {
                 recorderWake.signal()
                 if let recipient = item.recipient { spacing.withLock { $0.delivered(recipient) } }
                 logger.trace("send accepted by Meta", metadata: [
-                    "blog_id": "\(site.blogID)", "row": "\(item.origin.description)", "type": "\(item.type)",
+                    "site": "\(site.key)", "row": "\(item.origin.description)", "type": "\(item.type)",
                     "to": "\(PhoneNumberMask.mask(item.recipient ?? ""))",
                 ])
             }
@@ -513,7 +513,7 @@ final class NumberSender: Sendable {
             statistics.throughputLimited.add(1, ordering: .relaxed)
             pacer.withLock { $0.throughputExceeded(now: .now) }
             logger.notice("Meta's throughput limit was reached; the pace is lowered", metadata: [
-                "blog_id": "\(site.blogID)", "rate": "\(pacer.withLock { $0.currentRate })",
+                "site": "\(site.key)", "rate": "\(pacer.withLock { $0.currentRate })",
             ])
             await requeue(item, at: now, code: error.code, details: details)
         case .retryLater(.recipient):
@@ -560,7 +560,7 @@ final class NumberSender: Sendable {
         statistics.failed.add(1, ordering: .relaxed)
         // Meta's details may quote the request (the number, a parameter): they stay in the row.
         logger.debug("a send failed; the row keeps Meta's reason", metadata: [
-            "blog_id": "\(site.blogID)", "row": "\(item.origin.description)", "to": "\(PhoneNumberMask.mask(item.recipient ?? ""))",
+            "site": "\(site.key)", "row": "\(item.origin.description)", "to": "\(PhoneNumberMask.mask(item.recipient ?? ""))",
             "reason": "\(reason)", "code": "\(code.map(String.init) ?? "-")",
         ])
         await finish(item) { [store] in
@@ -572,7 +572,7 @@ final class NumberSender: Sendable {
     private func leaveInDoubt(_ item: ClaimedSend, details: String) async {
         statistics.inDoubt.add(1, ordering: .relaxed)
         logger.warning("a send got no answer; it waits for Meta's status webhooks before any retry", metadata: [
-            "blog_id": "\(site.blogID)", "row": "\(item.origin.description)",
+            "site": "\(site.key)", "row": "\(item.origin.description)",
         ])
         await finish(item) { [store] in try store.markInDoubt(item, details: "no answer from Meta: \(details)", now: Date(), on: $0) }
     }
@@ -584,7 +584,7 @@ final class NumberSender: Sendable {
         if !running.isEmpty { await haltCampaigns(running, reason: reason, code: code, details: details) }
         guard !halted.exchange(true, ordering: .relaxed) else { return }
         logger.error("sending is halted for a business number", metadata: [
-            "blog_id": "\(site.blogID)", "account_id": "\(store.accountID)", "reason": "\(reason)", "code": "\(code.map(String.init) ?? "-")",
+            "site": "\(site.key)", "account_id": "\(store.accountID)", "reason": "\(reason)", "code": "\(code.map(String.init) ?? "-")",
         ])
         let now = Date()
         await finish(nil) { [site, store] connection in
@@ -603,7 +603,7 @@ final class NumberSender: Sendable {
             try await pool.withConnection(body)
         } catch {
             logger.error("could not record a send's outcome; reconciliation will settle the row", metadata: [
-                "blog_id": "\(site.blogID)", "row": "\(item.map(\.origin.description) ?? "-")", "error": "\(error)",
+                "site": "\(site.key)", "row": "\(item.map(\.origin.description) ?? "-")", "error": "\(error)",
             ])
         }
     }
@@ -632,7 +632,7 @@ final class NumberSender: Sendable {
             templates.withLock { $0 = (.now, byKey) }
             return byKey[key]
         } catch {
-            logger.warning("could not read templates", metadata: ["blog_id": "\(site.blogID)", "error": "\(error)"])
+            logger.warning("could not read templates", metadata: ["site": "\(site.key)", "error": "\(error)"])
             return nil
         }
     }

@@ -10,7 +10,7 @@ import WordPressStore
 /// Runs one ``NumberSender`` per business number of every site served, and
 /// keeps that set current as numbers are added, halted or disabled.
 public final class OutboxSenderService: Service, Sendable {
-    private struct SenderKey: Hashable { let blogID: Int; let accountID: UInt64 }
+    private struct SenderKey: Hashable { let site: String; let accountID: UInt64 }
 
     private let sites: [WordPressSite]
     private let pool: MariaDBPool
@@ -39,14 +39,14 @@ public final class OutboxSenderService: Service, Sendable {
 
     /// New outbox rows, a campaign changed, or new credentials in a site: its senders look at once.
     public func notify(site: WordPressSite) {
-        let siteSenders = senders.withLock { $0.filter { $0.key.blogID == site.blogID }.map(\.value) }
+        let siteSenders = senders.withLock { $0.filter { $0.key.site == site.key }.map(\.value) }
         for sender in siteSenders { sender.notify() }
         reload.signal()
     }
 
     /// Inbound messages received by an account count against its throughput at Meta.
     public func recordInbound(site: WordPressSite, accountID: UInt64, count: Int) {
-        senders.withLock { $0[SenderKey(blogID: site.blogID, accountID: accountID)] }?.recordInbound(count)
+        senders.withLock { $0[SenderKey(site: site.key, accountID: accountID)] }?.recordInbound(count)
     }
 
     public func run() async throws {
@@ -62,7 +62,7 @@ public final class OutboxSenderService: Service, Sendable {
                         break
                     } catch {
                         logger.warning("could not read the business numbers to send for", metadata: [
-                            "blog_id": "\(site.blogID)", "error": "\(error)",
+                            "site": "\(site.key)", "error": "\(error)",
                         ])
                     }
                 }
@@ -75,11 +75,11 @@ public final class OutboxSenderService: Service, Sendable {
     /// Starts senders for new numbers, updates the others, stops those disabled or gone.
     /// - Returns: the senders to start.
     private func reconcile(site: WordPressSite, accounts: [SendingAccount]) -> [NumberSender] {
-        let wanted = Dictionary(accounts.filter { $0.state != "disabled" }.map { (SenderKey(blogID: site.blogID, accountID: $0.id), $0) },
+        let wanted = Dictionary(accounts.filter { $0.state != "disabled" }.map { (SenderKey(site: site.key, accountID: $0.id), $0) },
                                 uniquingKeysWith: { first, _ in first })
         return senders.withLock { senders -> [NumberSender] in
             var started: [NumberSender] = []
-            for (key, sender) in senders where key.blogID == site.blogID && wanted[key] == nil {
+            for (key, sender) in senders where key.site == site.key && wanted[key] == nil {
                 sender.stop()
                 senders[key] = nil
             }

@@ -68,7 +68,7 @@ public final class TemplateSyncService: Service, Sendable {
     private let instanceID: String
     private let logger: Logger
     private let wake = WakeSignal()
-    private let requested = Mutex<Set<Int>>([])
+    private let requested = Mutex<Set<String>>([])
 
     public init(sites: [WordPressSite], pool: MariaDBPool, http: GraphHTTPClient, vault: CredentialVault, configuration: SenderConfiguration,
                 interval: Duration, instanceID: String, logger: Logger) {
@@ -84,7 +84,7 @@ public final class TemplateSyncService: Service, Sendable {
 
     /// Asks for a sync of a site's WABAs now.
     public func requestSync(site: WordPressSite) {
-        requested.withLock { _ = $0.insert(site.blogID) }
+        requested.withLock { _ = $0.insert(site.key) }
         wake.signal()
     }
 
@@ -96,16 +96,16 @@ public final class TemplateSyncService: Service, Sendable {
                 defer { asked.removeAll() }
                 return asked
             }
-            for site in sites where due || asked.contains(site.blogID) {
+            for site in sites where due || asked.contains(site.key) {
                 do {
                     for (waba, result) in try await syncSite(site) {
-                        logger.info("templates synced", metadata: ["blog_id": "\(site.blogID)", "waba_id": "\(waba)", "result": "\(result)"])
+                        logger.info("templates synced", metadata: ["site": "\(site.key)", "waba_id": "\(waba)", "result": "\(result)"])
                     }
                 } catch let error as MariaDBError where error.kind == .poolClosed {
                     return
                 } catch {
                     logger.warning("template sync failed; it runs again at the next interval", metadata: [
-                        "blog_id": "\(site.blogID)", "error": "\(error)",
+                        "site": "\(site.key)", "error": "\(error)",
                     ])
                 }
             }

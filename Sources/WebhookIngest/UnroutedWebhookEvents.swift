@@ -56,7 +56,7 @@ public enum UnroutedWebhookEvents {
                     guard !locked.isEmpty else { return }
                     var rowsByID: [UInt64: [MariaDBValue]] = [:]
                     for row in locked { rowsByID[try row.decode(at: 0)] = Array(row.values.dropFirst()) }
-                    for (target, ids) in targets.sorted(by: { $0.key.blogID < $1.key.blogID }) {
+                    for (target, ids) in targets.sorted(by: { $0.key.key < $1.key.key }) {
                         let rows = ids.compactMap { rowsByID[$0] }
                         guard !rows.isEmpty else { continue }
                         for chunk in rows.chunked(into: 100) {

@@ -259,7 +259,7 @@ public final class WebhookEventWriter: Service, Sendable {
     private func spoolOrFail(_ batch: [Pending], spool: WebhookSpool, reason: (any Error)?) async {
         do {
             try await spool.append(batch.flatMap { pending in
-                pending.routes.map { ($0.site.tablePrefix, WebhookEventRow(route: $0, webhook: pending.webhook)) }
+                pending.routes.map { ($0.site.key, WebhookEventRow(route: $0, webhook: pending.webhook)) }
             })
             statistics.withLock { $0.spooled += batch.count }
             if let reason {

@@ -16,8 +16,9 @@ public final class WebhookSpool: Sendable {
     public struct Record: Sendable, Equatable {
         /// Its place in the spool's order.
         public var sequence: UInt64
-        /// The table prefix of the site it was routed to.
-        public var tablePrefix: String
+        /// The ``WordPressSite/key`` of the site it was routed to (its table prefix, after
+        /// its database name and a `.` when that is not the daemon's own).
+        public var siteKey: String
         /// The row to insert into that site's `webhook_events`.
         public var row: WebhookEventRow
     }
@@ -79,7 +80,7 @@ public final class WebhookSpool: Sendable {
     /// Writes a batch durably; returns once it is on disk.
     /// - Parameter entries: each site's table prefix and the row for it, in order.
     /// - Throws: ``WebhookSpoolError`` when it cannot be written (the requests are then answered 503).
-    public func append(_ entries: [(tablePrefix: String, row: WebhookEventRow)]) async throws {
+    public func append(_ entries: [(siteKey: String, row: WebhookEventRow)]) async throws {
         precondition(!entries.isEmpty)
         // Numbers are reserved under the lock; the file is named after them, so
         // concurrent appends still sort in sequence order.
@@ -88,7 +89,7 @@ public final class WebhookSpool: Sendable {
             return state.nextSequence
         }
         let records = entries.enumerated().map { offset, entry in
-            Record(sequence: first + UInt64(offset), tablePrefix: entry.tablePrefix, row: entry.row)
+            Record(sequence: first + UInt64(offset), siteKey: entry.siteKey, row: entry.row)
         }
         let last = first + UInt64(entries.count) - 1
         let path = directory + "/" + String(format: "%020llu-%020llu.batch", first, last)
@@ -182,7 +183,7 @@ public final class WebhookSpool: Sendable {
             let row = record.row
             put(record.sequence)
             put(UInt64(bitPattern: Int64((row.receivedAt.timeIntervalSince1970 * 1_000_000).rounded())))
-            put(Array(record.tablePrefix.utf8))
+            put(Array(record.siteKey.utf8))
             put(row.phoneNumberID.map { Array($0.utf8) } ?? [])
             put(Array(row.processingState.utf8))
             put(row.body)
@@ -219,7 +220,7 @@ public final class WebhookSpool: Sendable {
             let state = String(decoding: try bytes(), as: UTF8.self)
             let body = try bytes()
             let (waba, isSplit) = version == magic ? (try optionalText(), try number() != 0) : (nil, false)
-            records.append(Record(sequence: sequence, tablePrefix: prefix, row: WebhookEventRow(
+            records.append(Record(sequence: sequence, siteKey: prefix, row: WebhookEventRow(
                 receivedAt: Date(timeIntervalSince1970: Double(micros) / 1_000_000), phoneNumberID: phone, wabaID: waba,
                 isSplit: isSplit, processingState: state, body: body)))
         }

@@ -9,7 +9,7 @@ import WordPressStore
 public final class WebhookSpoolDrainer: Service, Sendable {
     private let spool: WebhookSpool
     private let pool: MariaDBPool
-    private let sitesByPrefix: [String: WordPressSite]
+    private let sitesByKey: [String: WordPressSite]
     private let retryInterval: Duration
     private let logger: Logger
 
@@ -17,7 +17,7 @@ public final class WebhookSpoolDrainer: Service, Sendable {
     public init(spool: WebhookSpool, pool: MariaDBPool, sites: [WordPressSite], retryInterval: Duration = .seconds(1), logger: Logger) {
         self.spool = spool
         self.pool = pool
-        self.sitesByPrefix = Dictionary(sites.map { ($0.tablePrefix, $0) }, uniquingKeysWith: { first, _ in first })
+        self.sitesByKey = Dictionary(sites.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
         self.retryInterval = retryInterval
         self.logger = logger
     }
@@ -47,9 +47,10 @@ public final class WebhookSpoolDrainer: Service, Sendable {
     public func drainOldest() async throws -> Bool {
         guard let batch = try await spool.oldest() else { return false }
         let marker = "spool:" + spool.spoolID
-        let bySite = Dictionary(grouping: batch.records, by: \.tablePrefix)
-        let sites = try bySite.keys.sorted().map { prefix in
-            try sitesByPrefix[prefix] ?? WordPressSite(blogID: 0, tablePrefix: prefix)
+        let bySite = Dictionary(grouping: batch.records, by: \.siteKey)
+        // A site no longer served still gets what was accepted for it: the key names its tables.
+        let sites = try bySite.keys.sorted().map { key in
+            try sitesByKey[key] ?? Self.site(forKey: key)
         }
         let inserted = try await pool.withTransaction(isolation: .readCommitted) { connection -> Int in
             var inserted = 0
@@ -60,7 +61,7 @@ public final class WebhookSpoolDrainer: Service, Sendable {
                 let drainedUpTo = try connection.queryFirst("SELECT progress_id FROM \(leases) WHERE name = \(marker) FOR UPDATE")?
                     .decode(UInt64?.self, at: 0) ?? 0
                 // Records at or below the marker were committed before a crash kept their file.
-                let fresh = bySite[site.tablePrefix, default: []].filter { $0.sequence > drainedUpTo }
+                let fresh = bySite[site.key, default: []].filter { $0.sequence > drainedUpTo }
                 guard let last = fresh.last?.sequence else { continue }
                 try connection.execute(try SQLQuery.insert(
                     into: site.table(.webhookEvents), columns: WebhookEventRow.columns, rows: fresh.map(\.row.values)))
@@ -74,5 +75,13 @@ public final class WebhookSpoolDrainer: Service, Sendable {
             "records": "\(inserted)", "batches_left": "\(spool.pendingBatches)",
         ])
         return true
+    }
+
+    /// The site a spooled key names: `prefix`, or `database.prefix`.
+    static func site(forKey key: String) throws -> WordPressSite {
+        let parts = key.split(separator: ".", maxSplits: 1).map(String.init)
+        return parts.count == 2
+            ? try WordPressSite(blogID: 0, tablePrefix: parts[1], database: parts[0])
+            : try WordPressSite(blogID: 0, tablePrefix: key)
     }
 }

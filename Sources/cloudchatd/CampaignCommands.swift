@@ -133,7 +133,7 @@ struct CampaignCommand: AsyncParsableCommand {
                         _ = try CampaignStore(site: site).beginStart(id, on: connection)
                         try OperatorAudit.record("campaign.started", objectType: "campaign", objectID: id, site: site, on: connection)
                     }
-                    _ = await notifyDaemon(configuration, blogID: blogID)
+                    _ = await notifyDaemon(configuration, site: site)
                     let campaign = try await pool.withConnection { try CampaignStore(site: site).finishStart(id, on: $0) }
                     print("started: \(campaign.recipientsTotal ?? 0) recipient(s)")
                 }
@@ -270,7 +270,7 @@ struct CampaignCommand: AsyncParsableCommand {
                     try OperatorAudit.record("campaign.started", objectType: "campaign", objectID: id, site: site, on: connection)
                 }
                 // A running daemon starts sending while the rest of the recipients are made.
-                let notified = await notifyDaemon(configuration, blogID: blogID)
+                let notified = await notifyDaemon(configuration, site: site)
                 let campaign = try await pool.withConnection { try store.finishStart(id, on: $0) }
                 print("campaign \(campaign.id) is \(campaign.state.rawValue): \(campaign.recipientsTotal ?? 0) recipient(s)")
                 return !notified
@@ -361,7 +361,7 @@ private func withCampaignSite(_ configuration: DaemonConfiguration, blogID: Int,
         guard let site = sites.first(where: { $0.blogID == blogID }) else { throw CommandError("there is no blog \(blogID) in this WordPress database") }
         let changed = try await body(site, pool)
         await pool.shutdown()
-        if changed, !(await notifyDaemon(configuration, blogID: blogID)) {
+        if changed, !(await notifyDaemon(configuration, site: site)) {
             print("note: no running daemon answered on the control API; the change takes effect when one runs (within a second of its start)")
         }
     } catch {
@@ -380,11 +380,11 @@ private func readTextFile(_ path: String) throws -> String {
 }
 
 /// Tells a running daemon that the site's campaigns changed; false when none answered.
-private func notifyDaemon(_ configuration: DaemonConfiguration, blogID: Int) async -> Bool {
+private func notifyDaemon(_ configuration: DaemonConfiguration, site: WordPressSite) async -> Bool {
     let http = GraphHTTPClient()
     defer { http.shutdown() }
     guard let client = ControlClient(configuration: configuration, http: http) else { return false }
-    return await client.notify(blogID: blogID, topic: "campaigns")
+    return await client.notify(site: site, databaseName: configuration.databaseName, topic: "campaigns")
 }
 
 private func printReport(_ report: CampaignAudience.ImportReport) {

@@ -21,7 +21,7 @@ struct CloudChatCommand: AsyncParsableCommand {
             78 configuration error (the message names the file and line).
             """,
         version: CloudChatVersion.current,
-        subcommands: [Serve.self, Status.self, Migrate.self, Doctor.self, Replay.self, Purge.self, Credentials.self, Templates.self, CampaignCommand.self, ContactCommand.self, SecretsKey.self, RotateKey.self, Version.self]
+        subcommands: [Serve.self, Status.self, Migrate.self, Doctor.self, Replay.self, Purge.self, Credentials.self, Templates.self, CampaignCommand.self, ContactCommand.self, SecretsKey.self, ControlSecret.self, RotateKey.self, Version.self]
     )
 }
 

@@ -82,9 +82,9 @@ struct Migrate: AsyncParsableCommand {
         let blogID = self.blogID
         do {
             let outcomes = try await pool.withConnection { connection in
-                var sites = try WordPressSites.discover(on: connection, basePrefix: configuration.tablePrefix, multisite: configuration.multisite)
+                var sites = try configuration.discoverSites(on: connection)
                 if let blogID {
-                    sites = sites.filter { $0.blogID == blogID }
+                    sites = sites.filter { $0.blogID == blogID && configuration.isFirstInstall($0) }
                     guard !sites.isEmpty else {
                         throw SchemaMigrationError(description: "there is no blog \(blogID) in this WordPress database")
                     }

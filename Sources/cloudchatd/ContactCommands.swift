@@ -49,7 +49,7 @@ struct ContactCommand: AsyncParsableCommand {
             let configuration = try site.options.load()
             let (output, zip) = (self.output, self.zip)
             try await withContactSite(configuration, blogID: site.blogID, command: "contact export") { site, pool in
-                let exporter = ContactExporter(site: site, mediaDirectory: MediaStorage.defaultRoot(of: site, uploadsDirectory: configuration.effectiveUploadsDirectory))
+                let exporter = ContactExporter(site: site, mediaDirectory: configuration.mediaDirectory(of: site))
                 let export = try await pool.withConnection { connection in
                     let ids = try ContactLookup.contactIDs(query, site: site, on: connection)
                     guard !ids.isEmpty else { throw CommandError("no contact matches that in \(site)") }
@@ -105,7 +105,7 @@ struct ContactCommand: AsyncParsableCommand {
                         throw CommandError("not erased: the answer was not yes")
                     }
                 }
-                let eraser = ContactEraser(site: site, mediaDirectory: MediaStorage.defaultRoot(of: site, uploadsDirectory: configuration.effectiveUploadsDirectory),
+                let eraser = ContactEraser(site: site, mediaDirectory: configuration.mediaDirectory(of: site),
                                            logger: Logger(label: "cloudchatd.contact"))
                 for id in ids {
                     let report: ContactEraser.Report

@@ -53,9 +53,9 @@ struct Purge: AsyncParsableCommand {
         let (blogID, dryRun) = (blogID, dryRun)
         do {
             let sites = try await pool.withConnection { connection -> [WordPressSite] in
-                var sites = try WordPressSites.discover(on: connection, basePrefix: configuration.tablePrefix, multisite: configuration.multisite)
+                var sites = try configuration.discoverSites(on: connection)
                 if let blogID {
-                    sites = sites.filter { $0.blogID == blogID }
+                    sites = sites.filter { $0.blogID == blogID && configuration.isFirstInstall($0) }
                     guard !sites.isEmpty else { throw PurgeError("there is no blog \(blogID) in this WordPress database") }
                 }
                 for site in sites {
@@ -65,19 +65,18 @@ struct Purge: AsyncParsableCommand {
                 }
                 return sites
             }
-            let uploads = configuration.effectiveUploadsDirectory
             let defaults = configuration.retention
             var janitorConfiguration = RetentionJanitor.Configuration()
             janitorConfiguration.leaseDuration = .seconds(120)
             let janitor = RetentionJanitor(sites: sites, pool: pool, instanceID: "cloudchatd-purge:\(ProcessInfo.processInfo.processIdentifier)",
-                                           defaults: defaults, mediaDirectory: { MediaStorage.defaultRoot(of: $0, uploadsDirectory: uploads) },
+                                           defaults: defaults, mediaDirectory: { configuration.mediaDirectory(of: $0) },
                                            configuration: janitorConfiguration, logger: logger)
             var busy: [WordPressSite] = []
             for site in sites {
                 let report: RetentionPurger.Report
                 if dryRun {
                     let policy = try await pool.withConnection { try RetentionPolicy.read(site, defaults: defaults, on: $0) }
-                    let purger = RetentionPurger(site: site, mediaDirectory: MediaStorage.defaultRoot(of: site, uploadsDirectory: uploads),
+                    let purger = RetentionPurger(site: site, mediaDirectory: configuration.mediaDirectory(of: site),
                                                  options: janitorConfiguration.purger, logger: logger)
                     report = try await purger.run(policy: policy, pool: pool, dryRun: true)
                 } else {

@@ -43,9 +43,9 @@ struct Replay: AsyncParsableCommand {
         let keywords = ConsentKeywords(optOut: configuration.consentOptOutKeywords, optIn: configuration.consentOptInKeywords)
         do {
             try await pool.withConnection { connection in
-                var sites = try WordPressSites.discover(on: connection, basePrefix: configuration.tablePrefix, multisite: configuration.multisite)
+                var sites = try configuration.discoverSites(on: connection)
                 if let blogID {
-                    sites = sites.filter { $0.blogID == blogID }
+                    sites = sites.filter { $0.blogID == blogID && configuration.isFirstInstall($0) }
                     guard !sites.isEmpty else { throw ReplayError("there is no blog \(blogID) in this WordPress database") }
                 }
                 for site in sites {

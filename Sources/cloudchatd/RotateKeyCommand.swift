@@ -59,7 +59,7 @@ struct RotateKey: AsyncParsableCommand {
         do {
             let actor: String? = OperatorAudit.operatorName
             report = try await pool.withConnection { connection in
-                let sites = try WordPressSites.discover(on: connection, basePrefix: configuration.tablePrefix, multisite: configuration.multisite)
+                let sites = try configuration.discoverSites(on: connection)
                 return try SecretsKeyRotation.rotate(keyFile: configuration.secretsKeyFile, sites: sites, options: options,
                                                      actorLabel: actor.map { String($0.prefix(128)) }, on: connection)
             }

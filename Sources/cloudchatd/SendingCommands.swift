@@ -96,7 +96,7 @@ struct Credentials: AsyncParsableCommand {
                                                    label: label, sendRate: sendRate, verify: !noVerify)
             let blogID = self.blogID
             try await withSendingContext(configuration, command: "credentials set") { context in
-                guard let site = context.sites.first(where: { $0.blogID == blogID }) else {
+                guard let site = context.sites.first(where: { $0.blogID == blogID && configuration.isFirstInstall($0) }) else {
                     throw CommandError("there is no blog \(blogID) in this WordPress database")
                 }
                 let setup = CredentialsSetup(sites: context.sites, pool: context.pool, vault: context.vault, http: context.http,
@@ -147,7 +147,7 @@ struct Templates: AsyncParsableCommand {
             let configuration = try options.load()
             let blogID = self.blogID
             try await withSendingContext(configuration, command: "templates sync") { context in
-                let sites = blogID.map { id in context.sites.filter { $0.blogID == id } } ?? context.sites
+                let sites = blogID.map { id in context.sites.filter { $0.blogID == id && configuration.isFirstInstall($0) } } ?? context.sites
                 let service = TemplateSyncService(sites: sites, pool: context.pool, http: context.http, vault: context.vault,
                                                   configuration: configuration.sending, interval: .seconds(3600), instanceID: "cli:\(getpid())",
                                                   logger: Logger(label: "cloudchatd.templates"))
@@ -184,7 +184,7 @@ func withSendingContext(_ configuration: DaemonConfiguration, command: String, _
     defer { http.shutdown() }
     do {
         let sites = try await pool.withConnection {
-            try WordPressSites.discover(on: $0, basePrefix: configuration.tablePrefix, multisite: configuration.multisite)
+            try configuration.discoverSites(on: $0)
         }
         try await body(SendingContext(sites: sites, pool: pool, vault: CredentialVault(keyring: keyring), http: http))
         await pool.shutdown()

@@ -1,3 +1,4 @@
+import CloudChatDaemon
 import Foundation
 import MariaDB
 import Synchronization
@@ -120,6 +121,32 @@ struct CommandLineTests {
         #expect(result.output.contains("schema version 1"))
         #expect(result.output.contains("libmariadb 3."))
         #expect(result.output.contains("libcurl "))
+    }
+
+    @Test func controlSecretPrintsOneSecretPerInstall() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let shop = try directory.write("shop/wp-config.php", """
+            <?php
+            define( 'DB_NAME', 'shop_db' );
+            define( 'DB_HOST', 'localhost' );
+            $table_prefix = 'wps_';
+            """)
+        let file = try directory.write("cloudchatd.conf", """
+            db_name = main_db
+            table_prefix = wp_
+            control_secret = the-daemons-secret
+            also_serve = \(directory.path)/shop
+            """)
+        let result = try CloudChatBinary.run(["control-secret", "--config", file])
+        #expect(result.status == 0, "\(result.errors)")
+        let main = ControlSecrets.installSecret(controlSecret: "the-daemons-secret", database: "main_db", tablePrefix: "wp_")
+        let other = ControlSecrets.installSecret(controlSecret: "the-daemons-secret", database: "shop_db", tablePrefix: "wps_")
+        #expect(result.output == "\(main)  db_name main_db\n\(other)  \(shop)\n")
+        #expect(main != other && main.count == 64)
+        #expect(!result.output.contains("the-daemons-secret"))
+        let none = try CloudChatBinary.run(["control-secret", "--config", try directory.write("empty.conf", "db_name = x\n")])
+        #expect(none.status == 78 && none.errors.contains("no control_secret"), "\(none.errors)")
     }
 
     @Test func usageAndConfigurationErrorsHaveTheirOwnExitCodes() throws {

@@ -1,6 +1,7 @@
 import CloudChatDaemon
 import Foundation
 import Logging
+import WordPressStore
 import TestSupport
 import Testing
 
@@ -20,6 +21,50 @@ struct ConfigurationLoaderTests {
                         commandLine: [ConfigurationKey: String] = [:]) -> ConfigurationLoader {
         ConfigurationLoader(environment: environment, configFile: configFile, commandLine: commandLine,
                             defaultConfigFile: directory.path + "/absent.conf")
+    }
+
+    @Test func alsoServeReadsEachInstallOnTheSameServer() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        try directory.write("site/wp-config.php", wpConfig)
+        // Another database on the same socket, with its own content directory.
+        try directory.write("shop/wp-config.php", """
+            <?php
+            define( 'DB_NAME', 'shop-db' );
+            define( 'DB_USER', 'shop' );
+            define( 'DB_PASSWORD', 'x' );
+            define( 'DB_HOST', 'localhost:/run/mysqld/mysqld.sock' );
+            define( 'WP_CONTENT_DIR', '/srv/shop-content' );
+            define( 'MULTISITE', true );
+            $table_prefix = 'wp7_';
+            """)
+        // Beside the first install's tables, in its database.
+        let blogConfig = try directory.write("blog/config.php", wpConfig.replacingOccurrences(of: "'wp7_'", with: "'blog_'"))
+        try directory.write("far/wp-config.php", wpConfig.replacingOccurrences(of: "localhost:/run/mysqld/mysqld.sock", with: "db.example.net"))
+        let list = "\(directory.path)/shop, \(blogConfig), \(directory.path)/site"
+        let configuration = try loader(directory, commandLine: [.wordpressPath: directory.path + "/site", .alsoServe: list]).load()
+        #expect(configuration.otherInstalls == [
+            WordPressInstall(source: directory.path + "/shop/wp-config.php", database: "shop-db", tablePrefix: "wp7_", multisite: true,
+                             uploadsDirectory: "/srv/shop-content/uploads"),
+            WordPressInstall(source: blogConfig, database: nil, tablePrefix: "blog_", multisite: false,
+                             uploadsDirectory: directory.path + "/blog/wp-content/uploads"),
+        ], "the first install listed again is not served twice")
+        #expect(configuration.installs.count == 3)
+        #expect(configuration.installs[0].tablePrefix == "wp7_" && configuration.installs[0].database == nil)
+        let shopBlog = try WordPressSite(blogID: 2, tablePrefix: "wp7_2_", database: "shop-db", installPrefix: "wp7_")
+        #expect(configuration.mediaDirectory(of: shopBlog) == "/srv/shop-content/uploads/sites/2/cloudchat")
+        let firstBlog = try WordPressSite(blogID: 2, tablePrefix: "wp7_2_", installPrefix: "wp7_")
+        #expect(configuration.mediaDirectory(of: firstBlog) == directory.path + "/site/wp-content/uploads/sites/2/cloudchat")
+
+        let far = #expect(throws: ConfigurationError.self) {
+            try loader(directory, commandLine: [.wordpressPath: directory.path + "/site", .alsoServe: directory.path + "/far"]).load()
+        }
+        #expect(far?.description.contains("db.example.net:3306") == true, "\(String(describing: far))")
+        #expect(far?.description.contains("run another cloudchatd") == true)
+        let missing = #expect(throws: ConfigurationError.self) {
+            try loader(directory, commandLine: [.wordpressPath: directory.path + "/site", .alsoServe: directory.path + "/gone"]).load()
+        }
+        #expect(missing?.description.contains("/gone does not exist") == true, "\(String(describing: missing))")
     }
 
     @Test func readsTheSiteSettingsFromWPConfigWithTheirLines() throws {

@@ -35,7 +35,8 @@ struct ControlAPITests {
     @Test func notifiesStatusAndErrors() async throws {
         try await RunningDaemon.with(configure: { $0.controlSecret = Self.secret }) { daemon in
             #expect(try await Self.signed(daemon, "POST", "/v1/notify", #"{"blog_id":1,"topic":"outbox"}"#).0 == 202)
-            #expect(try await Self.signed(daemon, "POST", "/v1/notify", #"{"blog_id":9}"#).0 == 400)
+            #expect(try await Self.signed(daemon, "POST", "/v1/notify", #"{"blog_id":9}"#).0 == 404)
+            #expect(try await Self.signed(daemon, "POST", "/v1/notify", #"{"topic":"outbox"}"#).0 == 400)
             #expect(try await Self.signed(daemon, "POST", "/v1/notify", #"{"blog_id":1,"topic":"weather"}"#).0 == 400)
             #expect(try await Self.signed(daemon, "GET", "/v1/notify").0 == 405)
             #expect(try await Self.signed(daemon, "GET", "/v1/nothing").0 == 404)

@@ -309,9 +309,9 @@ struct RetentionTests {
                 .decode(String?.self, at: 0) == nil)
             // Metrics count rows by class and runs by outcome.
             let metrics = registry.emitToString()
-            #expect(metrics.contains(#"cloudchat_retention_deleted_rows_total{blog_id="1",class="webhook_events"} 2"#), "\(metrics)")
-            #expect(metrics.contains(#"cloudchat_retention_runs_total{blog_id="1",outcome="lease_held_elsewhere"} 1"#), "\(metrics)")
-            #expect(metrics.contains(#"cloudchat_retention_runs_total{blog_id="1",outcome="completed"} 1"#), "\(metrics)")
+            #expect(metrics.contains(#"cloudchat_retention_deleted_rows_total{site="\#(fixture.site.key)",class="webhook_events"} 2"#), "\(metrics)")
+            #expect(metrics.contains(#"cloudchat_retention_runs_total{site="\#(fixture.site.key)",outcome="lease_held_elsewhere"} 1"#), "\(metrics)")
+            #expect(metrics.contains(#"cloudchat_retention_runs_total{site="\#(fixture.site.key)",outcome="completed"} 1"#), "\(metrics)")
         } catch {
             await fixture.close()
             throw error

@@ -203,7 +203,7 @@ struct WebhookHTTPTests {
             #expect(metrics.contains("cloudchat_webhooks_accepted_total 1\n"))
             #expect(metrics.contains(#"cloudchat_webhooks_rejected_total{reason="missing_signature"} 1"#))
             #expect(metrics.contains("cloudchat_webhooks_stored_total 1\n"))
-            #expect(metrics.contains(#"cloudchat_webhook_events_processed_total{blog_id="1",outcome="processed"} 1"#))
+            #expect(metrics.contains(#"cloudchat_webhook_events_processed_total{site="\#(daemon.site.key)",outcome="processed"} 1"#))
             #expect(!metrics.contains("16505551234"), "metrics never carry phone numbers")
 
             // The control listener serves the same page to a scraper, unsigned, with what swift-metrics recorded
@@ -211,8 +211,8 @@ struct WebhookHTTPTests {
             let scraped = try await LoopbackHTTPClient.send("GET", port: daemon.controlPort, path: "/metrics", body: [], headers: [:])
             #expect(scraped.status == 200)
             let page = scraped.text
-            #expect(page.contains(#"cloudchat_send_queue_depth{blog_id="1",phone_number_id="106540352242922",lane="agent"} 1"#))
-            #expect(page.contains(#"cloudchat_send_queue_depth{blog_id="1",phone_number_id="106540352242922",lane="campaign"} 0"#))
+            #expect(page.contains(#"cloudchat_send_queue_depth{site="\#(daemon.site.key)",phone_number_id="106540352242922",lane="agent"} 1"#))
+            #expect(page.contains(#"cloudchat_send_queue_depth{site="\#(daemon.site.key)",phone_number_id="106540352242922",lane="campaign"} 0"#))
             #expect(page.contains("cloudchat_webhook_commit_batch_size_count 1\n"))
             #expect(page.contains(#"cloudchat_db_work_seconds_count{pool="webhooks"} "#))
             #expect(page.contains(#"cloudchat_db_wait_seconds_bucket{pool="main",le="+Inf"} "#))

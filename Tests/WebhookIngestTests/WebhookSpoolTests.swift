@@ -8,7 +8,7 @@ import WordPressStore
 
 @Suite("Webhook spool", .timeLimit(.minutes(2)))
 struct WebhookSpoolTests {
-    private func entry(_ n: Int, prefix: String = "wp_") -> (tablePrefix: String, row: WebhookEventRow) {
+    private func entry(_ n: Int, prefix: String = "wp_") -> (siteKey: String, row: WebhookEventRow) {
         (prefix, WebhookEventRow(receivedAt: Date(timeIntervalSince1970: 1_750_000_000.123456 + Double(n)),
                                  phoneNumberID: n % 2 == 0 ? "106540352242922" : nil, wabaID: n == 3 ? "102290129340398" : nil,
                                  isSplit: n == 3, processingState: n == 3 ? "unrouted" : "pending", body: Array("{\"n\":\(n)} 😀".utf8) + [0x00]))
@@ -59,14 +59,14 @@ struct WebhookSpoolTests {
         put("pending")
         put("{}")
         let records = try WebhookSpool.decode(old, path: "old.batch")
-        #expect(records == [.init(sequence: 7, tablePrefix: "wp_", row: WebhookEventRow(
+        #expect(records == [.init(sequence: 7, siteKey: "wp_", row: WebhookEventRow(
             receivedAt: Date(timeIntervalSince1970: 1_750_000_000), phoneNumberID: "106540352242922", processingState: "pending",
             body: Array("{}".utf8)))])
     }
 
     @Test func aDamagedBatchIsReportedNotMisread() throws {
         #expect(throws: WebhookSpoolError.self) { try WebhookSpool.decode(Array("CCSP1garbage".utf8), path: "x.batch") }
-        var encoded = WebhookSpool.encode([.init(sequence: 1, tablePrefix: "wp_", row: entry(1).row)])
+        var encoded = WebhookSpool.encode([.init(sequence: 1, siteKey: "wp_", row: entry(1).row)])
         encoded.removeLast()
         #expect(throws: WebhookSpoolError.self) { try WebhookSpool.decode(encoded, path: "x.batch") }
     }

@@ -43,11 +43,11 @@ public final class CampaignScheduler: Service, Sendable {
                     onChange(site)
                     let campaign = try await pool.withConnection { try store.finishStart(id, now: now, on: $0) }
                     logger.info("scheduled campaign started", metadata: [
-                        "blog_id": "\(site.blogID)", "campaign_id": "\(id)", "recipients": "\(campaign.recipientsTotal ?? 0)",
+                        "site": "\(site.key)", "campaign_id": "\(id)", "recipients": "\(campaign.recipientsTotal ?? 0)",
                     ])
                 } catch let error as CampaignError {
                     // Not startable as it stands (template no longer approved, empty audience): back to draft, with the reason.
-                    logger.error("a scheduled campaign could not start", metadata: ["blog_id": "\(site.blogID)", "campaign_id": "\(id)", "reason": "\(error)"])
+                    logger.error("a scheduled campaign could not start", metadata: ["site": "\(site.key)", "campaign_id": "\(id)", "reason": "\(error)"])
                     _ = try await pool.withConnection { connection in
                         try connection.execute("""
                             UPDATE \(site.table(.campaigns))
@@ -59,22 +59,22 @@ public final class CampaignScheduler: Service, Sendable {
                 }
             }
             for id in due.toFinish {
-                logger.notice("a campaign's recipients were left half made; making the rest", metadata: ["blog_id": "\(site.blogID)", "campaign_id": "\(id)"])
+                logger.notice("a campaign's recipients were left half made; making the rest", metadata: ["site": "\(site.key)", "campaign_id": "\(id)"])
                 try await pool.withConnection { _ = try store.finishStart(id, now: now, on: $0) }
             }
             for id in due.toResume {
                 do {
                     try await pool.withConnection { try store.resume(id, now: now, on: $0) }
-                    logger.info("campaign resumed: the messaging limit has room again", metadata: ["blog_id": "\(site.blogID)", "campaign_id": "\(id)"])
+                    logger.info("campaign resumed: the messaging limit has room again", metadata: ["site": "\(site.key)", "campaign_id": "\(id)"])
                 } catch {
-                    logger.warning("a campaign could not resume", metadata: ["blog_id": "\(site.blogID)", "campaign_id": "\(id)", "reason": "\(error)"])
+                    logger.warning("a campaign could not resume", metadata: ["site": "\(site.key)", "campaign_id": "\(id)", "reason": "\(error)"])
                 }
             }
             onChange(site)
         } catch let error as MariaDBError where error.kind == .poolClosed {
             return
         } catch {
-            logger.warning("could not look for due campaigns", metadata: ["blog_id": "\(site.blogID)", "error": "\(error)"])
+            logger.warning("could not look for due campaigns", metadata: ["site": "\(site.key)", "error": "\(error)"])
         }
     }
 }

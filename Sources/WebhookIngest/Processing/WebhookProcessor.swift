@@ -83,7 +83,7 @@ public final class WebhookProcessor: Service, Sendable {
         self.instanceID = instanceID
         self.options = options
         var logger = logger
-        logger[metadataKey: "blog_id"] = "\(site.blogID)"
+        logger[metadataKey: "site"] = "\(site.key)"
         self.logger = logger
     }
 
