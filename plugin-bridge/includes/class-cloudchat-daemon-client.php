@@ -69,11 +69,27 @@ class CloudChat_Daemon_Client {
 	}
 
 	/**
+	 * What names this site to the daemon: one daemon may serve several WordPress
+	 * installs, each known by its database and table prefix, and the blogs of a
+	 * network, each with its own prefix.
+	 *
+	 * @return array `blog_id`, `table_prefix` and `db_name`.
+	 */
+	public static function site_fields() {
+		global $wpdb;
+		return array(
+			'blog_id'      => get_current_blog_id(),
+			'table_prefix' => $wpdb->get_blog_prefix(),
+			'db_name'      => defined( 'DB_NAME' ) ? DB_NAME : '',
+		);
+	}
+
+	/**
 	 * Calls the control API.
 	 *
 	 * @param string     $method  GET or POST.
 	 * @param string     $path    Path such as `/v1/status` (with query for GET).
-	 * @param array|null $data    JSON body for POST; `blog_id` is added.
+	 * @param array|null $data    JSON body for POST; the site's fields are added (to the query of a GET).
 	 * @param int        $timeout Seconds to wait.
 	 * @return array|WP_Error The decoded answer, or an error whose message says what to fix.
 	 */
@@ -81,15 +97,16 @@ class CloudChat_Daemon_Client {
 		if ( '' === $this->secret ) {
 			return new WP_Error(
 				'cloudchat_not_configured',
-				__( 'No control secret is set. Enter the secret from the server\'s cloudchatd configuration (control_secret) in CloudChat → Settings.', 'cloudchat' ),
+				__( 'No control secret is set. Enter the secret from the server\'s cloudchatd configuration (control_secret), or the one `cloudchatd control-secret` prints for this site, in CloudChat → Settings.', 'cloudchat' ),
 				array( 'status' => 503 )
 			);
 		}
 		$body = '';
 		if ( 'POST' === $method ) {
-			$data            = is_array( $data ) ? $data : array();
-			$data['blog_id'] = get_current_blog_id();
-			$body            = wp_json_encode( $data );
+			$data = array_merge( is_array( $data ) ? $data : array(), self::site_fields() );
+			$body = wp_json_encode( $data );
+		} else {
+			$path .= ( false === strpos( $path, '?' ) ? '?' : '&' ) . http_build_query( self::site_fields() );
 		}
 		$timestamp = (string) time();
 		$signature = self::request_signature( $this->secret, $timestamp, $method, $path, $body );
@@ -123,7 +140,7 @@ class CloudChat_Daemon_Client {
 		if ( 401 === $status ) {
 			return new WP_Error(
 				'cloudchat_daemon_refused',
-				__( 'The CloudChat service refused the signature. The control secret in Settings must equal control_secret in the server\'s cloudchatd configuration, and both clocks must be right.', 'cloudchat' ),
+				__( 'The CloudChat service refused the signature. The control secret in Settings must be control_secret from the server\'s cloudchatd configuration or the one `cloudchatd control-secret` prints for this site, cloudchatd must serve this site (also_serve), and both clocks must be right.', 'cloudchat' ),
 				array( 'status' => 502 )
 			);
 		}

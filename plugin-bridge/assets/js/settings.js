@@ -116,7 +116,7 @@
 			} else if ( settings.control_secret_set ) {
 				secretNote.textContent = __( 'A secret is set. Leave this empty to keep it.', 'cloudchat' );
 			} else {
-				secretNote.textContent = __( 'No secret is set yet. Copy control_secret from cloudchatd\'s configuration on this server.', 'cloudchat' );
+				secretNote.textContent = __( 'No secret is set yet. Copy control_secret from cloudchatd\'s configuration on this server, or the secret `cloudchatd control-secret` prints for this site.', 'cloudchat' );
 			}
 			onSettings( settings );
 		}

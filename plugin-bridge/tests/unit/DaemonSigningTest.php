@@ -27,6 +27,14 @@ final class DaemonSigningTest extends TestCase {
 		$this->assertNotSame( $answer, CloudChat_Daemon_Client::response_signature( 'other', $signature, 200, '{"ok":true}' ) );
 	}
 
+	public function test_requests_name_the_install_and_blog_they_come_from() {
+		$GLOBALS['cloudchat_test_blog_id'] = 3;
+		$fields                            = CloudChat_Daemon_Client::site_fields();
+		unset( $GLOBALS['cloudchat_test_blog_id'] );
+		$this->assertSame( array( 'blog_id' => 3, 'table_prefix' => 'shop_3_', 'db_name' => 'shop-db' ), $fields );
+		$this->assertSame( 'shop_', CloudChat_Daemon_Client::site_fields()['table_prefix'] );
+	}
+
 	public function test_only_plain_http_addresses_are_taken_for_the_daemon() {
 		$this->assertSame( 'http://127.0.0.1:8789', CloudChat_Settings::validate_daemon_url( ' http://127.0.0.1:8789/ ' ) );
 		foreach ( array( 'ftp://127.0.0.1', '127.0.0.1:8789', 'http://user:pw@127.0.0.1', 'http://127.0.0.1/?x=1', 'http://' ) as $bad ) {

@@ -66,6 +66,31 @@ class WP_Error {
 	}
 }
 
+/**
+ * The current blog, as a test sets it.
+ *
+ * @return int
+ */
+function get_current_blog_id() {
+	return isset( $GLOBALS['cloudchat_test_blog_id'] ) ? (int) $GLOBALS['cloudchat_test_blog_id'] : 1;
+}
+
+/**
+ * The part of wpdb the pure classes use: a network's blogs have prefixes `{base}{id}_`.
+ */
+class CloudChat_Test_Wpdb {
+	/** @var string */
+	public $base_prefix = 'shop_';
+
+	public function get_blog_prefix( $blog_id = null ) {
+		$blog_id = null === $blog_id ? get_current_blog_id() : (int) $blog_id;
+		return 1 === $blog_id ? $this->base_prefix : $this->base_prefix . $blog_id . '_';
+	}
+}
+
+$GLOBALS['wpdb'] = new CloudChat_Test_Wpdb();
+define( 'DB_NAME', 'shop-db' );
+
 $plugin = dirname( __DIR__, 2 );
 require_once $plugin . '/includes/class-cloudchat-phone.php';
 require_once $plugin . '/includes/class-cloudchat-csv.php';
