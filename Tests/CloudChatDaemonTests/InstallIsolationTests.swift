@@ -95,26 +95,7 @@ struct InstallIsolationTests {
 
     struct Running {
         let installs: Installs
-        let port: Int
-        let controlPort: Int
-
-        func webhook(_ text: String) async throws -> Int {
-            let body = Array(text.utf8)
-            return try await LoopbackHTTPClient.send("POST", port: port, path: "/webhook", body: body, headers: [
-                "X-Hub-Signature-256": HMACSHA256.signatureHeader(for: body, secret: "app-secret-1"), "Content-Type": "application/json",
-            ]).status
-        }
-
-        /// A signed control call; `secret` is the daemon's control secret unless an install's is given.
-        func control(_ method: String, _ path: String, _ body: String = "", secret: String = ControlAPITests.secret) async throws -> (Int, String) {
-            let stamp = String(Int(Date().timeIntervalSince1970))
-            let bytes = Array(body.utf8)
-            let signature = ControlAPI.signature(secret: secret, timestamp: stamp, method: method, path: path, body: bytes)
-            let response = try await LoopbackHTTPClient.send(method, port: controlPort, path: path, body: bytes, headers: [
-                "X-CloudChat-Timestamp": stamp, "X-CloudChat-Signature": signature, "Content-Type": "application/json",
-            ])
-            return (response.status, response.text)
-        }
+        let listeners: DaemonListeners
     }
 
     static func withDaemon(_ body: (Running) async throws -> Void) async throws {
@@ -129,7 +110,7 @@ struct InstallIsolationTests {
         async let running: Void = parts.group.run()
         do {
             try await waitUntil("the listeners are up") { port.withLock { $0 } != 0 && controlPort.withLock { $0 } != 0 }
-            try await body(Running(installs: installs, port: port.withLock { $0 }, controlPort: controlPort.withLock { $0 }))
+            try await body(Running(installs: installs, listeners: DaemonListeners(port: port.withLock { $0 }, controlPort: controlPort.withLock { $0 })))
         } catch {
             await parts.group.triggerGracefulShutdown()
             try? await running
@@ -150,9 +131,9 @@ struct InstallIsolationTests {
             let change = SiteIsolationTests.change
             // Ana writes to the first install's number, Bo to the one beside it; Cy to the first and the one
             // apart, in one body that has to be split between two databases.
-            #expect(try await daemon.webhook(SiteIsolationTests.envelope(change(Self.numberFirst, "16505550001", "Ana", "wamid.IA1", "first only"))) == 200)
-            #expect(try await daemon.webhook(SiteIsolationTests.envelope(change(Self.numberBeside, "16505550002", "Bo", "wamid.IB1", "beside only"))) == 200)
-            #expect(try await daemon.webhook(SiteIsolationTests.envelope(
+            #expect(try await daemon.listeners.webhook(SiteIsolationTests.envelope(change(Self.numberFirst, "16505550001", "Ana", "wamid.IA1", "first only"))) == 200)
+            #expect(try await daemon.listeners.webhook(SiteIsolationTests.envelope(change(Self.numberBeside, "16505550002", "Bo", "wamid.IB1", "beside only"))) == 200)
+            #expect(try await daemon.listeners.webhook(SiteIsolationTests.envelope(
                 change(Self.numberFirst, "16505550003", "Cy", "wamid.IC1", "cy to first"),
                 change(Self.numberApart, "16505550003", "Cy", "wamid.IC2", "cy to apart"))) == 200)
             try await waitUntil("every install processed its messages") {
@@ -168,25 +149,25 @@ struct InstallIsolationTests {
             #expect(try installs.bodies(apart).allSatisfy { !$0.contains("first only") && !$0.contains("cy to first") && !$0.contains("beside") })
 
             // A plugin that names only a blog id cannot say which install it is.
-            let ambiguous = try await daemon.control("POST", "/v1/notify", #"{"blog_id":1,"topic":"outbox"}"#)
+            let ambiguous = try await daemon.listeners.control("POST", "/v1/notify", #"{"blog_id":1,"topic":"outbox"}"#)
             #expect(ambiguous.0 == 400 && ambiguous.1.contains("several WordPress installs"), "\(ambiguous.1)")
             // Prefix and database name the install; the same prefix in another database is another site.
-            #expect(try await daemon.control("POST", "/v1/notify", "{\(Self.siteFields(apart)),\"topic\":\"outbox\"}").0 == 202)
-            #expect(try await daemon.control("POST", "/v1/notify", #"{"table_prefix":"nope_","topic":"outbox"}"#).0 == 404)
+            #expect(try await daemon.listeners.control("POST", "/v1/notify", "{\(Self.siteFields(apart)),\"topic\":\"outbox\"}").0 == 202)
+            #expect(try await daemon.listeners.control("POST", "/v1/notify", #"{"table_prefix":"nope_","topic":"outbox"}"#).0 == 404)
 
             // The third install's own secret reaches its site, and nothing of the first's.
             let apartSecret = ControlSecrets.installSecret(controlSecret: ControlAPITests.secret, database: installs.apartDatabase,
                                                            tablePrefix: apart.tablePrefix)
-            let status = try await daemon.control("GET", "/v1/status?blog_id=1&table_prefix=\(apart.tablePrefix)&db_name=\(installs.apartDatabase)",
+            let status = try await daemon.listeners.control("GET", "/v1/status?blog_id=1&table_prefix=\(apart.tablePrefix)&db_name=\(installs.apartDatabase)",
                                                   secret: apartSecret)
             #expect(status.0 == 200, "\(status.1)")
             let listed = try JSONValue.parse(Array(status.1.utf8))["sites"]?.arrayValue ?? []
             #expect(listed.count == 1 && listed.first?["site"]?.stringValue == apart.key, "\(status.1)")
             let cyFirst = try #require(try installs.contactID(first, "16505550003"))
             let cyApart = try #require(try installs.contactID(apart, "16505550003"))
-            let reachFirst = try await daemon.control("POST", "/v1/contacts/\(cyFirst)/erase", "{\(Self.siteFields(first))}", secret: apartSecret)
+            let reachFirst = try await daemon.listeners.control("POST", "/v1/contacts/\(cyFirst)/erase", "{\(Self.siteFields(first))}", secret: apartSecret)
             #expect(reachFirst.0 == 401, "another install's secret does not sign for the first: \(reachFirst.1)")
-            let live = try await daemon.control("GET", "/v1/status?live=1&table_prefix=\(apart.tablePrefix)&db_name=\(installs.apartDatabase)",
+            let live = try await daemon.listeners.control("GET", "/v1/status?live=1&table_prefix=\(apart.tablePrefix)&db_name=\(installs.apartDatabase)",
                                                 secret: apartSecret)
             #expect(live.0 == 200 && !live.1.contains("processing") && !live.1.contains(Self.numberFirst), "\(live.1)")
             #expect(try installs.count(first, .contacts, "id = \(cyFirst)") == 1)
@@ -198,7 +179,7 @@ struct InstallIsolationTests {
             #expect(document.contains("cy to apart") && !document.contains("cy to first") && !document.contains("wamid.IC1"))
 
             // Erasing Cy in the third install, with its own secret, leaves the first install's Cy as they were.
-            let erased = try await daemon.control("POST", "/v1/contacts/\(cyApart)/erase", "{\(Self.siteFields(apart))}", secret: apartSecret)
+            let erased = try await daemon.listeners.control("POST", "/v1/contacts/\(cyApart)/erase", "{\(Self.siteFields(apart))}", secret: apartSecret)
             #expect(erased.0 == 200, "\(erased.1)")
             #expect(try installs.count(apart, .contacts, "wa_id = '16505550003'") == 0)
             #expect(try installs.bodies(apart).allSatisfy { !$0.contains("16505550003") })

@@ -20,28 +20,10 @@ struct SiteIsolationTests {
 
     struct Network {
         let scratch: ScratchNetwork
-        let port: Int
-        let controlPort: Int
+        let listeners: DaemonListeners
         var one: WordPressSite { scratch.sites[0] }
         var two: WordPressSite { scratch.sites[1] }
         var connection: MariaDBConnection { scratch.connection }
-
-        func webhook(_ text: String) async throws -> Int {
-            let body = Array(text.utf8)
-            return try await LoopbackHTTPClient.send("POST", port: port, path: "/webhook", body: body, headers: [
-                "X-Hub-Signature-256": HMACSHA256.signatureHeader(for: body, secret: "app-secret-1"), "Content-Type": "application/json",
-            ]).status
-        }
-
-        func control(_ method: String, _ path: String, _ body: String = "") async throws -> (Int, String) {
-            let stamp = String(Int(Date().timeIntervalSince1970))
-            let bytes = Array(body.utf8)
-            let signature = ControlAPI.signature(secret: ControlAPITests.secret, timestamp: stamp, method: method, path: path, body: bytes)
-            let response = try await LoopbackHTTPClient.send(method, port: controlPort, path: path, body: bytes, headers: [
-                "X-CloudChat-Timestamp": stamp, "X-CloudChat-Signature": signature, "Content-Type": "application/json",
-            ])
-            return (response.status, response.text)
-        }
 
         func count(_ site: WordPressSite, _ table: CloudChatTable, _ condition: SQLQuery = "1 = 1") throws -> Int {
             try connection.queryFirst("SELECT COUNT(*) FROM \(site.table(table)) WHERE \(condition)")!.decode(Int.self, at: 0)
@@ -75,7 +57,7 @@ struct SiteIsolationTests {
         async let running: Void = parts.group.run()
         do {
             try await waitUntil("the listeners are up") { port.withLock { $0 } != 0 && controlPort.withLock { $0 } != 0 }
-            try await body(Network(scratch: scratch, port: port.withLock { $0 }, controlPort: controlPort.withLock { $0 }))
+            try await body(Network(scratch: scratch, listeners: DaemonListeners(port: port.withLock { $0 }, controlPort: controlPort.withLock { $0 })))
         } catch {
             await parts.group.triggerGracefulShutdown()
             try? await running
@@ -101,13 +83,13 @@ struct SiteIsolationTests {
         try await Self.withNetwork { net in
             let (one, two) = (net.one, net.two)
             // Ana writes to blog 1's number; Bo to blog 2's; Cy to both, in one body that has to be split.
-            #expect(try await net.webhook(Self.envelope(Self.change(number: Self.numberOne, from: "16505550001", name: "Ana", wamid: "wamid.A1", text: "one only"))) == 200)
-            #expect(try await net.webhook(Self.envelope(Self.change(number: Self.numberTwo, from: "16505550002", name: "Bo", wamid: "wamid.B1", text: "two only"))) == 200)
-            #expect(try await net.webhook(Self.envelope(
+            #expect(try await net.listeners.webhook(Self.envelope(Self.change(number: Self.numberOne, from: "16505550001", name: "Ana", wamid: "wamid.A1", text: "one only"))) == 200)
+            #expect(try await net.listeners.webhook(Self.envelope(Self.change(number: Self.numberTwo, from: "16505550002", name: "Bo", wamid: "wamid.B1", text: "two only"))) == 200)
+            #expect(try await net.listeners.webhook(Self.envelope(
                 Self.change(number: Self.numberOne, from: "16505550003", name: "Cy", wamid: "wamid.C1", text: "cy to one"),
                 Self.change(number: Self.numberTwo, from: "16505550003", name: "Cy", wamid: "wamid.C2", text: "cy to two"))) == 200)
             // A number nobody has yet: kept by the home site (blog 1), unrouted.
-            #expect(try await net.webhook(Self.envelope(Self.change(number: "106540352242999", from: "16505550004", name: "Di", wamid: "wamid.D1",
+            #expect(try await net.listeners.webhook(Self.envelope(Self.change(number: "106540352242999", from: "16505550004", name: "Di", wamid: "wamid.D1",
                                                                     text: "nobody's"))) == 200)
             try await waitUntil("both sites processed their messages") {
                 (try? net.count(one, .messages)) == 2 && (try? net.count(two, .messages)) == 2
@@ -143,11 +125,11 @@ struct SiteIsolationTests {
             #expect(throws: ContactExporter.Failure.self) { try exporter.export(contactIDs: [onlyInTwo], actor: .daemon, on: net.connection) }
 
             // Erasing blog 2's contact id through blog 1 finds nothing there, and touches nothing in blog 2.
-            #expect(try await net.control("POST", "/v1/contacts/\(onlyInTwo)/erase", #"{"blog_id":1}"#).0 == 404)
+            #expect(try await net.listeners.control("POST", "/v1/contacts/\(onlyInTwo)/erase", #"{"blog_id":1}"#).0 == 404)
             #expect(try net.count(two, .contacts, "id = \(onlyInTwo)") == 1)
             // A blog the daemon does not serve, or none named, is refused.
-            #expect(try await net.control("POST", "/v1/contacts/\(boID)/erase", #"{"blog_id":7}"#).0 == 404)
-            #expect(try await net.control("POST", "/v1/contacts/\(boID)/erase", #"{}"#).0 == 400)
+            #expect(try await net.listeners.control("POST", "/v1/contacts/\(boID)/erase", #"{"blog_id":7}"#).0 == 404)
+            #expect(try await net.listeners.control("POST", "/v1/contacts/\(boID)/erase", #"{}"#).0 == 400)
 
             // Campaigns: blog 1 cannot create one on blog 2's number, nor see, start or fill blog 2's.
             try net.connection.execute("""
@@ -155,23 +137,23 @@ struct SiteIsolationTests {
                 VALUES (\(Self.waba), 'spring_sale', 'en_US', 'APPROVED', '[]', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))
                 """)
             let create = #"{"name":"Spring","phone_number_id":"\#(Self.numberTwo)","template_name":"spring_sale","template_language":"en_US","audience":{"type":"all_opted_in"}}"#
-            let refused = try await net.control("POST", "/v1/campaigns", #"{"blog_id":1,"# + create.dropFirst())
+            let refused = try await net.listeners.control("POST", "/v1/campaigns", #"{"blog_id":1,"# + create.dropFirst())
             #expect((400..<500).contains(refused.0), "\(refused.1)")
             #expect(refused.1.contains("phone number id"), "refused for the number, not the request: \(refused.1)")
             #expect(try net.count(one, .campaigns) == 0)
-            let created = try await net.control("POST", "/v1/campaigns", #"{"blog_id":2,"# + create.dropFirst())
+            let created = try await net.listeners.control("POST", "/v1/campaigns", #"{"blog_id":2,"# + create.dropFirst())
             #expect(created.0 == 200 || created.0 == 201, "\(created.1)")
             let campaignID = try #require(try net.connection.queryFirst("SELECT MAX(id) FROM \(two.table(.campaigns))")?.decode(UInt64.self, at: 0))
-            #expect(try await net.control("GET", "/v1/campaigns/\(campaignID)?blog_id=1").0 == 404)
-            #expect(try await net.control("POST", "/v1/campaigns/\(campaignID)/start", #"{"blog_id":1}"#).0 == 404)
-            #expect(try await net.control("POST", "/v1/campaigns/\(campaignID)/recipients", #"{"blog_id":1,"numbers":["16505550009"]}"#).0 == 404)
-            #expect(try await net.control("POST", "/v1/campaigns/\(campaignID)/cancel", #"{"blog_id":1}"#).0 == 404)
+            #expect(try await net.listeners.control("GET", "/v1/campaigns/\(campaignID)?blog_id=1").0 == 404)
+            #expect(try await net.listeners.control("POST", "/v1/campaigns/\(campaignID)/start", #"{"blog_id":1}"#).0 == 404)
+            #expect(try await net.listeners.control("POST", "/v1/campaigns/\(campaignID)/recipients", #"{"blog_id":1,"numbers":["16505550009"]}"#).0 == 404)
+            #expect(try await net.listeners.control("POST", "/v1/campaigns/\(campaignID)/cancel", #"{"blog_id":1}"#).0 == 404)
             #expect(try net.connection.queryFirst("SELECT state FROM \(two.table(.campaigns)) WHERE id = \(campaignID)")?.decode(String.self, at: 0) == "draft")
             #expect(try net.count(two, .campaignRecipients) == 0)
-            #expect(try await net.control("GET", "/v1/campaigns/\(campaignID)?blog_id=2").0 == 200)
+            #expect(try await net.listeners.control("GET", "/v1/campaigns/\(campaignID)?blog_id=2").0 == 200)
 
             // Credentials: blog 1 cannot take blog 2's number.
-            let taken = try await net.control("POST", "/v1/credentials", #"""
+            let taken = try await net.listeners.control("POST", "/v1/credentials", #"""
                 {"blog_id":1,"phone_number_id":"\#(Self.numberTwo)","waba_id":"\#(Self.waba)","access_token":"t","app_secret":"s"}
                 """#)
             #expect(taken.0 == 409 || taken.0 == 503, "\(taken.1)")
@@ -180,7 +162,7 @@ struct SiteIsolationTests {
 
             // Erasing Cy in blog 1 leaves Cy's contact, messages and raw body in blog 2 as they were.
             let cyOne = try #require(try net.connection.queryFirst("SELECT id FROM \(one.table(.contacts)) WHERE wa_id = '16505550003'")?.decode(UInt64.self, at: 0))
-            let erased = try await net.control("POST", "/v1/contacts/\(cyOne)/erase", #"{"blog_id":1}"#)
+            let erased = try await net.listeners.control("POST", "/v1/contacts/\(cyOne)/erase", #"{"blog_id":1}"#)
             #expect(erased.0 == 200, "\(erased.1)")
             #expect(try net.count(one, .contacts, "wa_id = '16505550003'") == 0)
             #expect(try net.count(one, .messages, "wamid = 'wamid.C1'") == 0)
@@ -190,5 +172,30 @@ struct SiteIsolationTests {
             #expect(try net.bodies(two).contains { $0.contains("cy to two") })
             #expect(try net.count(one, .messages, "wamid = 'wamid.A1'") == 1, "Ana is untouched")
         }
+    }
+}
+
+/// A running daemon's two listeners, for tests that post signed webhooks and signed control calls.
+struct DaemonListeners {
+    let port: Int
+    let controlPort: Int
+
+    /// Posts a webhook signed with the test app secret; answers the status.
+    func webhook(_ text: String) async throws -> Int {
+        let body = Array(text.utf8)
+        return try await LoopbackHTTPClient.send("POST", port: port, path: "/webhook", body: body, headers: [
+            "X-Hub-Signature-256": HMACSHA256.signatureHeader(for: body, secret: "app-secret-1"), "Content-Type": "application/json",
+        ]).status
+    }
+
+    /// A signed control call; `secret` is the daemon's control secret unless an install's is given.
+    func control(_ method: String, _ path: String, _ body: String = "", secret: String = ControlAPITests.secret) async throws -> (Int, String) {
+        let stamp = String(Int(Date().timeIntervalSince1970))
+        let bytes = Array(body.utf8)
+        let signature = ControlAPI.signature(secret: secret, timestamp: stamp, method: method, path: path, body: bytes)
+        let response = try await LoopbackHTTPClient.send(method, port: controlPort, path: path, body: bytes, headers: [
+            "X-CloudChat-Timestamp": stamp, "X-CloudChat-Signature": signature, "Content-Type": "application/json",
+        ])
+        return (response.status, response.text)
     }
 }
