@@ -101,23 +101,10 @@ struct InstallIsolationTests {
     static func withDaemon(_ body: (Running) async throws -> Void) async throws {
         let installs = try Installs()
         defer { installs.drop() }
-        let port = Mutex(0)
-        let controlPort = Mutex(0)
-        let parts = try await Daemon.assemble(configuration: installs.configuration, logger: Logger(label: "test"), shutdownSignals: [],
-                                              onListening: { bound in port.withLock { $0 = bound } },
-                                              onControlListening: { bound in controlPort.withLock { $0 = bound } })
-        #expect(parts.sites == [installs.first, installs.beside, installs.apart])
-        async let running: Void = parts.group.run()
-        do {
-            try await waitUntil("the listeners are up") { port.withLock { $0 } != 0 && controlPort.withLock { $0 } != 0 }
-            try await body(Running(installs: installs, listeners: DaemonListeners(port: port.withLock { $0 }, controlPort: controlPort.withLock { $0 })))
-        } catch {
-            await parts.group.triggerGracefulShutdown()
-            try? await running
-            throw error
+        try await DaemonListeners.running(installs.configuration) { listeners, parts in
+            #expect(parts.sites == [installs.first, installs.beside, installs.apart])
+            try await body(Running(installs: installs, listeners: listeners))
         }
-        await parts.group.triggerGracefulShutdown()
-        try await running
     }
 
     static func siteFields(_ site: WordPressSite) -> String {

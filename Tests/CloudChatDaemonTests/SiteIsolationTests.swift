@@ -49,22 +49,9 @@ struct SiteIsolationTests {
         configuration.spoolDirectory = spool.path + "/spool"
         configuration.secretsKeyFile = spool.path + "/no-key-file"
         configuration.uploadsDirectory = spool.path + "/uploads"
-        let port = Mutex(0)
-        let controlPort = Mutex(0)
-        let parts = try await Daemon.assemble(configuration: configuration, logger: Logger(label: "test"), shutdownSignals: [],
-                                              onListening: { bound in port.withLock { $0 = bound } },
-                                              onControlListening: { bound in controlPort.withLock { $0 = bound } })
-        async let running: Void = parts.group.run()
-        do {
-            try await waitUntil("the listeners are up") { port.withLock { $0 } != 0 && controlPort.withLock { $0 } != 0 }
-            try await body(Network(scratch: scratch, listeners: DaemonListeners(port: port.withLock { $0 }, controlPort: controlPort.withLock { $0 })))
-        } catch {
-            await parts.group.triggerGracefulShutdown()
-            try? await running
-            throw error
+        try await DaemonListeners.running(configuration) { listeners, _ in
+            try await body(Network(scratch: scratch, listeners: listeners))
         }
-        await parts.group.triggerGracefulShutdown()
-        try await running
     }
 
     static func change(number: String, from waID: String, name: String, wamid: String, text: String) -> String {
@@ -179,6 +166,26 @@ struct SiteIsolationTests {
 struct DaemonListeners {
     let port: Int
     let controlPort: Int
+
+    /// Assembles a daemon in-process, runs the body once both listeners are up, then stops it.
+    static func running(_ configuration: DaemonConfiguration, _ body: (DaemonListeners, Daemon.Parts) async throws -> Void) async throws {
+        let port = Mutex(0)
+        let controlPort = Mutex(0)
+        let parts = try await Daemon.assemble(configuration: configuration, logger: Logger(label: "test"), shutdownSignals: [],
+                                              onListening: { bound in port.withLock { $0 = bound } },
+                                              onControlListening: { bound in controlPort.withLock { $0 = bound } })
+        async let running: Void = parts.group.run()
+        do {
+            try await waitUntil("the listeners are up") { port.withLock { $0 } != 0 && controlPort.withLock { $0 } != 0 }
+            try await body(DaemonListeners(port: port.withLock { $0 }, controlPort: controlPort.withLock { $0 }), parts)
+        } catch {
+            await parts.group.triggerGracefulShutdown()
+            try? await running
+            throw error
+        }
+        await parts.group.triggerGracefulShutdown()
+        try await running
+    }
 
     /// Posts a webhook signed with the test app secret; answers the status.
     func webhook(_ text: String) async throws -> Int {
