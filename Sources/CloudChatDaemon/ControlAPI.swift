@@ -18,6 +18,11 @@ import WordPressStore
 /// than 5 minutes from the daemon's clock is refused, so a captured request
 /// cannot be replayed later. Only loopback clients are served.
 ///
+/// A request names its site with `table_prefix` and `db_name` (the daemon's own database when
+/// absent), with or without `blog_id`; `blog_id` alone names a blog of the first install, and only
+/// while the daemon serves one install. A request may be signed with the secret of the install it
+/// names (``ControlSecrets``) instead of the control secret; it then reaches that install's sites only.
+///
 /// - `POST /v1/notify` `{"blog_id":1,"topic":"outbox"}`: new outbox rows (or `templates`, `accounts`).
 /// - `POST /v1/credentials`: a business number's credentials; they are checked with Meta, then stored encrypted.
 /// - `POST /v1/templates/sync` `{"blog_id":1}`: syncs the site's templates now and answers the counts.
