@@ -435,7 +435,8 @@ struct CampaignTwoDaemonTests {
         async let runB: Void = groups[1].run()
         for daemon in daemons { daemon.notify(site: fixture.site) }
         // Midway the daemon that has sent stops (one may hold both numbers); the other takes its numbers over.
-        try await waitUntil("a third is sent") { simulator.statistics().sends.accepted >= 120 }
+        // Up to 60 s: this test starts while the whole suite is starting on the same two cores.
+        try await waitUntil("a third is sent", timeout: .seconds(60)) { simulator.statistics().sends.accepted >= 120 }
         let first = daemons[0].statistics.accepted.load(ordering: .relaxed) >= daemons[1].statistics.accepted.load(ordering: .relaxed) ? 0 : 1
         await groups[first].triggerGracefulShutdown()
         if first == 0 { try await runA } else { try await runB }
