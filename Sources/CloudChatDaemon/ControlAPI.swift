@@ -138,7 +138,9 @@ final class ControlAPI: Sendable {
         }
         // A request is signed with the daemon's control secret (any site), or with the secret of
         // the install it names (that install's sites only, see ControlSecrets).
-        let claimed = site(claimedBy: request)
+        // The body is read once: it names the site the signature is checked for, then the route uses it.
+        let body = request.body.isEmpty ? JSONValue.object([:]) : (try? JSONValue.parse(request.body))
+        let claimed = request.method == "GET" ? site(named: Self.queryFields(request.path)) : body.map(site(named:))
         var signedWith = secret
         var scope: InstallScope?
         if let refusal = Self.authenticate(request, secret: secret, now: now) {
@@ -149,7 +151,7 @@ final class ControlAPI: Sendable {
             signedWith = installSecret
             scope = InstallScope(database: site.database, installPrefix: site.installPrefix)
         }
-        var response = await route(request, scope: scope)
+        var response = await route(request, body: body, scope: scope)
         response.signature = Self.responseSignature(secret: signedWith, requestSignature: request.headers["x-cloudchat-signature"] ?? "",
                                                     status: response.status, body: response.body)
         return response
@@ -163,9 +165,8 @@ final class ControlAPI: Sendable {
         func contains(_ site: WordPressSite) -> Bool { site.database == database && site.installPrefix == installPrefix }
     }
 
-    private func route(_ request: Request, scope: InstallScope?) async -> Response {
+    private func route(_ request: Request, body: JSONValue?, scope: InstallScope?) async -> Response {
         let path = request.path.split(separator: "?", maxSplits: 1).first.map(String.init) ?? request.path
-        let body = request.body.isEmpty ? JSONValue.object([:]) : (try? JSONValue.parse(request.body))
         // Every site a request reaches is the one it names, and within the install whose secret signed it.
         func lookup(_ body: JSONValue?) -> SiteLookup {
             guard let body else { return .notNamed }
@@ -288,15 +289,6 @@ final class ControlAPI: Sendable {
         guard let site = sites.first(where: { $0.tablePrefix == prefix && $0.database == database }),
               blogID == nil || blogID == site.blogID else { return .notServed }
         return .found(site)
-    }
-
-    /// The site a request names, before it is authenticated: in the body of a POST, the query of a GET.
-    private func site(claimedBy request: Request) -> SiteLookup? {
-        if request.method == "GET" {
-            return site(named: Self.queryFields(request.path))
-        }
-        guard let body = try? JSONValue.parse(request.body) else { return nil }
-        return site(named: body)
     }
 
     /// Whether a query string has `name=1`.
